@@ -1,0 +1,1 @@
+"""Composition root, RAG pipeline, CLI and REST API."""

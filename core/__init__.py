@@ -1,0 +1,1 @@
+"""Shared domain types, role protocols, settings and errors. Imports nothing heavy."""

@@ -1,0 +1,130 @@
+"""One small protocol per role. Implementations live in `<backend>_<role>.py` modules and take their
+dependencies through the constructor; heavy loading happens lazily on first use, never at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from core.types import (
+    Answer,
+    Hit,
+    RouteDecision,
+    SearchFilter,
+    Segment,
+    Source,
+    SparseVector,
+    Vector,
+)
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """Embeds text into one space. Queries and documents take separate paths (instruction prefixes)."""
+
+    space: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> Vector: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> Vector: ...
+
+
+@runtime_checkable
+class ImageEncoder(Protocol):
+    """Embeds images into one space. CLIP-style encoders also implement `TextEncoder` for that space."""
+
+    space: str
+    dim: int
+
+    def encode_images(self, images: Sequence[Image]) -> Vector: ...
+
+
+@dataclass
+class Extracted:
+    """What an extractor yields: a segment plus the pixels to embed in the image space and store as media.
+
+    `images` holds one picture for an image/page segment and the keyframes of a clip or video; the pipeline
+    embeds their mean in the image space and stores the first as the segment's thumbnail.
+    `vectors` carries vectors the extractor computed itself (e.g. GRAM modality vectors), by space name.
+    """
+
+    segment: Segment
+    images: list[Image] = field(default_factory=list)
+    vectors: dict[str, Vector] = field(default_factory=dict)
+
+
+class Extractor(Protocol):
+    """Cuts a source file into segments."""
+
+    def accepts(self, source: Source) -> bool: ...
+
+    def extract(self, source: Source, path: str) -> Iterator[Extracted]:
+        """Yield segments; raise `ExtractionError` with a one-line reason when the file is bad."""
+        ...
+
+
+class LexicalEncoder(Protocol):
+    """Turns text into sparse term weights for the `lexical` space."""
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+
+@dataclass
+class Record:
+    """One point to store: a segment with its dense vectors by space and an optional sparse vector."""
+
+    segment: Segment
+    dense: dict[str, Vector] = field(default_factory=dict)
+    sparse: SparseVector | None = None
+
+
+class VectorStore(Protocol):
+    """Stores segments with named dense vectors and a sparse `lexical` vector; searches one space at a time."""
+
+    def ensure(self, spaces: Mapping[str, int]) -> None:
+        """Create the collection with these dense spaces (name -> dim) and the lexical space, if missing."""
+        ...
+
+    def upsert(self, records: Sequence[Record]) -> None: ...
+
+    def search(
+        self, space: str, query: Vector | SparseVector, flt: SearchFilter | None = None, k: int = 10
+    ) -> list[Hit]: ...
+
+    def get(self, segment_ids: Sequence[str]) -> list[Segment]: ...
+
+    def delete_source(self, source_id: str) -> int:
+        """Delete every point of a source; return how many were deleted."""
+        ...
+
+    def count(self, flt: SearchFilter | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class Router(Protocol):
+    """Picks the corpus and granularity (routes) for a query."""
+
+    def route(self, query: str) -> RouteDecision: ...
+
+
+class Reranker(Protocol):
+    """Rescores hits for a query; returns them best first with a `rerank` score."""
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]: ...
+
+
+class Generator(Protocol):
+    """Answers a question from numbered evidence, citing it as [n]."""
+
+    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer: ...
+
+    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]: ...

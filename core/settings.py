@@ -1,0 +1,121 @@
+"""Settings: environment variables with the `MMRAG_` prefix, then an optional TOML file, then defaults.
+
+The TOML file is `$MMRAG_CONFIG` or `$MMRAG_HOME/config.toml`, with the same keys as the fields below
+(lower case, no prefix), e.g. `text_model = "BAAI/bge-small-en-v1.5"`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PACKAGED = "packaged"
+"""Model setting value meaning "the model that ships inside a Python package" (works offline)."""
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("MMRAG_HOME", "~/.mmrag")).expanduser()
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("MMRAG_CONFIG")
+    return Path(explicit).expanduser() if explicit else _default_home() / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Every field is `MMRAG_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MMRAG_", extra="ignore")
+
+    # Storage
+    home: Path = Field(default_factory=_default_home, description="Data directory (store, media, manifest).")
+    collection: str = "mmrag"
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded engine in MMRAG_HOME.")
+    qdrant_api_key: str | None = None
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
+    quantization: Literal["none", "int8", "binary"] = "none"
+    hnsw_ef: int = 128
+
+    # Encoders
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
+    text_model: str = Field(PACKAGED, description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2.")
+    text_backend: Literal["torch", "onnx"] = "torch"
+    clip_model: str = Field("ViT-B-32", description="open_clip model name, or 'local-dir:DIR'; empty disables.")
+    clip_pretrained: str = Field("laion2b_s34b_b79k", description="open_clip pretrained tag or checkpoint path.")
+    mm_model: str = Field("", description="MLLM embedder id or path for the `mm` space; empty disables.")
+    batch_size: int = 32
+
+    # Extraction
+    ocr: bool = True
+    max_image_pixels: int = 100_000_000
+    chunk_chars: int = 1000
+    chunk_overlap: int = 150
+    asr_model: str = Field(PACKAGED, description="faster-whisper size or path; 'packaged' = tiny.en.")
+    asr_compute_type: str = "int8"
+    keyframe_min_interval_s: float = 2.0
+    keyframe_max_interval_s: float = 30.0
+    clip_window_s: float = 30.0
+
+    # Retrieval and RAG
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    candidates: int = 100
+    router: Literal["trained", "llm", "all"] = "trained"
+    router_path: Path | None = None
+    reranker: Literal["embedding", "cross-encoder", "mllm", "none"] = "embedding"
+    reranker_model: str = ""
+    rerank_threshold: float = 0.7
+    rerank_min_k: int = 1
+    rerank_max_k: int = 5
+    generator: Literal["extractive", "openai", "gguf", "transformers"] = "extractive"
+    generator_model: str = ""
+    openai_base_url: str = "http://localhost:11434/v1"
+    openai_api_key: str = "none"
+
+    # API
+    api_keys: list[str] = Field(default_factory=list, description="Keys accepted on mutating endpoints.")
+    auth_all: bool = False
+    max_upload_mb: int = 200
+    max_upload_files: int = 50
+    cors_origins: list[str] = Field(default_factory=list)
+    api_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.home / "media"
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite file for the ingestion manifest and API jobs."""
+        return self.home / "mmrag.db"

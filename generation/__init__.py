@@ -1,0 +1,1 @@
+"""Generators, prompts and citation mapping."""

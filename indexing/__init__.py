@@ -1,0 +1,1 @@
+"""Extraction, chunking, encoders, the ingestion manifest and the indexing pipeline."""

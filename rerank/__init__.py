@@ -1,0 +1,1 @@
+"""Rerankers and adaptive evidence selection."""

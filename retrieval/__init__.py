@@ -1,0 +1,1 @@
+"""Vector stores, lexical vectors, fusion, GRAM scoring, routing and the retriever."""
