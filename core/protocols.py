@@ -47,15 +47,19 @@ class ImageEncoder(Protocol):
 
 @dataclass
 class Extracted:
-    """What an extractor yields: a segment plus the pixels to embed in the image space and store as media.
+    """What an extractor yields: a segment, the pixels to embed, and media to store for display.
 
-    `images` holds one picture for an image/page segment and the keyframes of a clip or video; the pipeline
-    embeds their mean in the image space and stores the first as the segment's thumbnail.
-    `vectors` carries vectors the extractor computed itself (e.g. GRAM modality vectors), by space name.
+    `images`: pictures to embed in the image space (one for an image or embedded picture, the keyframes of a
+    clip or video); the pipeline embeds their normalised mean.
+    `media`: named pictures to store under the source's media folder (thumbnail, page render, keyframe); a
+    segment points at one of them by `segment.media_ref`. Several segments may share one name (every
+    paragraph of page 3 points at "page-3.jpg"); yield each name's image once.
+    `vectors`: vectors the extractor computed itself, by space name (e.g. GRAM modality vectors).
     """
 
     segment: Segment
     images: list[Image] = field(default_factory=list)
+    media: dict[str, Image] = field(default_factory=dict)
     vectors: dict[str, Vector] = field(default_factory=dict)
 
 
