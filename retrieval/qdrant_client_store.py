@@ -1,0 +1,322 @@
+"""Store backend on `qdrant-client`: a Qdrant server or cluster (`url`), or the client's local mode (`path`,
+":memory:") which is a brute-force emulation meant for tests and congruence checks, not for real data.
+
+Collections get the shard number, replication factor and write consistency factor from settings. Writes
+go in batches; transient failures (connection refused, timeouts, 429/5xx) are retried with exponential
+backoff, and a store that stays unreachable raises one `StoreError` line naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core.errors import StoreError
+from core.protocols import Record
+from core.types import Hit, SearchFilter, Segment, SparseVector, Vector
+from retrieval.qdrant_common import (
+    INDEXED_FIELDS,
+    LEXICAL,
+    batched,
+    build_filter,
+    check_space,
+    search_params,
+    source_filter,
+    to_hit,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+UPSERT_BATCH = 256  # points per request: well under the server's 32 MB request limit with text payloads
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class QdrantClientStore:
+    """`core.protocols.VectorStore` on qdrant-client.
+
+    Args:
+        collection: Collection name.
+        url: Server or cluster URL (e.g. http://localhost:6333). Takes precedence over `path`.
+        path: Local-mode folder, or ":memory:" (the default when `url` is unset).
+        api_key: Server API key.
+        shard_number, replication_factor, write_consistency_factor: Cluster layout of a new collection.
+        quantization: "none", "int8" or "binary" (server only; local mode stores full vectors).
+        hnsw_ef: HNSW search breadth.
+        retries: Retries after a transient failure (so `retries + 1` attempts).
+        backoff_s: First retry delay; doubles each retry.
+        timeout_s: Per-request timeout.
+    """
+
+    def __init__(
+        self,
+        collection: str,
+        url: str | None = None,
+        path: str | None = None,
+        api_key: str | None = None,
+        shard_number: int = 1,
+        replication_factor: int = 1,
+        write_consistency_factor: int = 1,
+        quantization: str = "none",
+        hnsw_ef: int = 128,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        timeout_s: int = 30,
+    ) -> None:
+        self.collection = collection
+        self.url = url
+        self.path = path if path is not None or url is not None else ":memory:"
+        self.api_key = api_key
+        self.shard_number = shard_number
+        self.replication_factor = replication_factor
+        self.write_consistency_factor = write_consistency_factor
+        self.quantization = quantization
+        self.hnsw_ef = hnsw_ef
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self._client: Any = None
+        self._spaces: list[str] | None = None  # dense spaces, once the collection is known to exist
+
+    @property
+    def where(self) -> str:
+        """Human-readable location for messages."""
+        return f"Qdrant at {self.url}" if self.url else f"local Qdrant ({self.path})"
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def ensure(self, spaces: Mapping[str, int]) -> None:
+        """Create the collection (dense spaces + `lexical` + payload indexes); add missing spaces."""
+        m = _models()
+        client = self._conn()
+        if not self._call("checking the collection", client.collection_exists, self.collection):
+            self._call(
+                "creating the collection",
+                client.create_collection,
+                self.collection,
+                vectors_config={
+                    n: m.VectorParams(size=d, distance=m.Distance.COSINE) for n, d in spaces.items()
+                },
+                sparse_vectors_config={LEXICAL: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+                shard_number=self.shard_number,
+                replication_factor=self.replication_factor,
+                write_consistency_factor=self.write_consistency_factor,
+                quantization_config=self._quantization_config(),
+            )
+        else:
+            self._add_spaces(spaces)
+        if self.url:  # local mode ignores keyword indexes (and warns); a server needs them for fast filters
+            for field in INDEXED_FIELDS:
+                self._call(
+                    "creating payload indexes",
+                    client.create_payload_index,
+                    self.collection,
+                    field,
+                    m.PayloadSchemaType.KEYWORD,
+                )
+        self._spaces = None  # re-read lazily
+
+    def close(self) -> None:
+        """Close the client (releases local-mode files)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._spaces = None
+
+    def __enter__(self) -> QdrantClientStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes ----------------------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Record]) -> None:
+        """Insert or replace points in batches; each batch is retried on transient failures."""
+        if not records:
+            return
+        if self._known_spaces() is None:
+            raise StoreError(
+                f"collection {self.collection!r} does not exist in {self.where}: call ensure() first"
+            )
+        client = self._conn()
+        for batch in batched(records, UPSERT_BATCH):
+            points = [_point(r) for r in batch]
+            self._call("writing points", client.upsert, self.collection, points=points, wait=True)
+
+    def delete_source(self, source_id: str) -> int:
+        """Delete every point of a source; return how many were deleted."""
+        if self._known_spaces() is None:
+            return 0
+        m = _models()
+        flt = source_filter(source_id, m)
+        client = self._conn()
+        n = int(self._call("counting", client.count, self.collection, count_filter=flt, exact=True).count)
+        if n:
+            selector = m.FilterSelector(filter=flt)
+            self._call(
+                "deleting a source", client.delete, self.collection, points_selector=selector, wait=True
+            )
+        return n
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def search(
+        self, space: str, query: Vector | SparseVector, flt: SearchFilter | None = None, k: int = 10
+    ) -> list[Hit]:
+        """The `k` nearest segments in one space (a dense space, or `lexical` with a sparse query)."""
+        spaces = self._known_spaces()
+        if spaces is None:
+            return []
+        check_space(space, spaces)
+        m = _models()
+        if isinstance(query, SparseVector):
+            if not query.indices:
+                return []
+            vector: Any = m.SparseVector(indices=list(query.indices), values=[float(v) for v in query.values])
+            params = None
+        else:
+            vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+            # Local mode searches exactly and warns about search params, so only a server gets them.
+            params = search_params(m, self.hnsw_ef, self.quantization) if self.url else None
+        response = self._call(
+            f"searching {space!r}",
+            self._conn().query_points,
+            self.collection,
+            query=vector,
+            using=space,
+            query_filter=build_filter(flt, m),
+            search_params=params,
+            limit=k,
+            with_payload=True,
+        )
+        return [to_hit(p.payload, p.score, space) for p in response.points]
+
+    def get(self, segment_ids: Sequence[str]) -> list[Segment]:
+        """The stored segments with these ids, in the given order; unknown ids are skipped."""
+        if not segment_ids or self._known_spaces() is None:
+            return []
+        records = self._call("reading points", self._conn().retrieve, self.collection, list(segment_ids))
+        found = {str(r.id): Segment.from_payload(r.payload) for r in records if r.payload}
+        return [found[i] for i in segment_ids if i in found]
+
+    def count(self, flt: SearchFilter | None = None) -> int:
+        """How many points match the filter (all points without one)."""
+        if self._known_spaces() is None:
+            return 0
+        flt_ = build_filter(flt, _models())
+        return int(
+            self._call("counting", self._conn().count, self.collection, count_filter=flt_, exact=True).count
+        )
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _conn(self) -> Any:
+        if self._client is None:
+            from qdrant_client import QdrantClient
+
+            if self.url:
+                self._client = QdrantClient(url=self.url, api_key=self.api_key, timeout=self.timeout_s)
+            elif self.path == ":memory:":
+                self._client = QdrantClient(location=":memory:")
+            else:
+                self._client = QdrantClient(path=self.path)
+            logger.info("connected to %s, collection %s", self.where, self.collection)
+        return self._client
+
+    def _known_spaces(self) -> list[str] | None:
+        """Dense space names of the collection, or None if it does not exist yet."""
+        if self._spaces is None:
+            client = self._conn()
+            if not self._call("checking the collection", client.collection_exists, self.collection):
+                return None
+            info = self._call("reading the collection", client.get_collection, self.collection)
+            vectors = info.config.params.vectors
+            self._spaces = list(vectors) if isinstance(vectors, dict) else []
+        return self._spaces
+
+    def _add_spaces(self, spaces: Mapping[str, int]) -> None:
+        m = _models()
+        client = self._conn()
+        info = self._call("reading the collection", client.get_collection, self.collection)
+        existing = info.config.params.vectors if isinstance(info.config.params.vectors, dict) else {}
+        for name, dim in spaces.items():
+            if name in existing:
+                if existing[name].size != dim:
+                    raise StoreError(
+                        f"space {name!r} in {self.collection!r} has dimension {existing[name].size}, "
+                        f"not {dim}; "
+                        "use a new collection for a different model"
+                    )
+                continue
+            config = m.DenseVectorNameConfig(dense=m.DenseVectorConfig(size=dim, distance=m.Distance.COSINE))
+            self._call("adding a vector space", client.create_vector_name, self.collection, name, config)
+
+    def _quantization_config(self) -> Any:
+        m = _models()
+        if self.quantization == "int8":
+            scalar = m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=True)
+            return m.ScalarQuantization(scalar=scalar)
+        if self.quantization == "binary":
+            return m.BinaryQuantization(binary=m.BinaryQuantizationConfig(always_ram=True))
+        if self.quantization != "none":
+            raise StoreError(f"unknown quantization {self.quantization!r}; use none, int8 or binary")
+        return None
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one client call; retry transient failures with exponential backoff; else `StoreError`."""
+        for attempt in range(self.retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not _transient(exc):
+                    raise StoreError(f"{self.where}: {what} failed: {_reason(exc)}") from exc
+                if attempt == self.retries:
+                    raise StoreError(
+                        f"{self.where} is unreachable ({what} failed after {attempt + 1} attempts): "
+                        f"{_reason(exc)}"
+                    ) from exc
+                delay = self.backoff_s * 2**attempt
+                logger.warning(
+                    "%s: %s failed (%s); retrying in %.1f s", self.where, what, _reason(exc), delay
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth retrying: the connection failed or the server said it is busy or broken."""
+    import httpx
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code in RETRY_STATUS
+    return isinstance(exc, ResponseHandlingException | httpx.TransportError | ConnectionError | TimeoutError)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the innermost cause of a wrapped connection error is the informative part."""
+    inner = getattr(exc, "source", None) or exc.__cause__ or exc
+    return (str(inner) or type(inner).__name__).splitlines()[0]
+
+
+def _point(record: Record) -> Any:
+    m = _models()
+    vectors: dict[str, Any] = {
+        name: np.asarray(vec, dtype=np.float32).reshape(-1).tolist() for name, vec in record.dense.items()
+    }
+    if record.sparse is not None and record.sparse.indices:
+        vectors[LEXICAL] = m.SparseVector(
+            indices=list(record.sparse.indices), values=[float(v) for v in record.sparse.values]
+        )
+    return m.PointStruct(id=record.segment.segment_id, vector=vectors, payload=record.segment.payload())
+
+
+def _models() -> Any:
+    from qdrant_client import models
+
+    return models

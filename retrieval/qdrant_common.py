@@ -1,0 +1,89 @@
+"""Code both Qdrant backends share: filters, payload fields, hits, batching.
+
+qdrant-edge-py and qdrant-client expose filter classes with the same names and keywords (`Filter`,
+`FieldCondition`, `MatchAny`), so filters are built once here against whichever models namespace a backend
+passes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from core.errors import StoreError
+from core.types import Hit, SearchFilter, Segment
+
+LEXICAL = "lexical"
+"""Name of the sparse vector (BM25 term weights, IDF applied by Qdrant)."""
+
+INDEXED_FIELDS = ("source_id", "modality", "granularity")
+"""Payload fields with keyword indexes: everything a `SearchFilter` can restrict."""
+
+T = TypeVar("T")
+
+
+def filter_conditions(flt: SearchFilter | None) -> list[tuple[str, list[str]]]:
+    """The filter as (payload field, accepted values) pairs; empty when nothing is restricted."""
+    if flt is None or flt.is_empty():
+        return []
+    pairs = [
+        ("modality", [str(m) for m in flt.modalities]),
+        ("granularity", [str(g) for g in flt.granularities]),
+        ("source_id", list(flt.source_ids)),
+    ]
+    return [(field, values) for field, values in pairs if values]
+
+
+def build_filter(flt: SearchFilter | None, models: Any) -> Any | None:
+    """A Qdrant filter ("value in list" per set field, all must hold) from `models`, or None."""
+    conditions = filter_conditions(flt)
+    if not conditions:
+        return None
+    return models.Filter(
+        must=[
+            models.FieldCondition(key=field, match=models.MatchAny(any=values))
+            for field, values in conditions
+        ]
+    )
+
+
+def source_filter(source_id: str, models: Any) -> Any:
+    """A filter matching every point of one source."""
+    return build_filter(SearchFilter(source_ids=(source_id,)), models)
+
+
+def to_hit(payload: dict[str, Any] | None, score: float, space: str) -> Hit:
+    """A `Hit` from a stored payload and its score in `space`."""
+    if not payload:
+        raise StoreError("a stored point has no payload; the collection was not written by mmrag")
+    return Hit(
+        segment=Segment.from_payload(payload), score=float(score), space=space, scores={space: float(score)}
+    )
+
+
+def check_space(space: str, known: Sequence[str] | None) -> None:
+    """Raise `StoreError` for a space the collection does not have (when the backend knows its spaces)."""
+    if known is not None and space != LEXICAL and space not in known:
+        raise StoreError(
+            f"unknown vector space {space!r}; this collection has {sorted(known)} and {LEXICAL!r}"
+        )
+
+
+def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+OVERSAMPLING = {"int8": 2.0, "binary": 3.0}
+"""Candidates fetched per wanted hit from quantized vectors before rescoring with the originals."""
+
+
+def search_params(models: Any, hnsw_ef: int, quantization: str) -> Any:
+    """Dense search parameters: HNSW ef, plus oversampling + rescoring when vectors are quantized."""
+    if quantization not in ("none", *OVERSAMPLING):
+        raise StoreError(f"unknown quantization {quantization!r}; use none, int8 or binary")
+    quant = None
+    if quantization != "none":
+        quant = models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING[quantization])
+    return models.SearchParams(hnsw_ef=hnsw_ef, quantization=quant)
