@@ -26,7 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-eval_app = typer.Typer(help="Evaluate retrieval, routing, ASR and image search; prints JSON.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Evaluate retrieval, routing, ASR and image search; prints JSON.", no_args_is_help=True
+)
 app.add_typer(eval_app, name="eval")
 
 out = Console()  # results on stdout
@@ -88,7 +90,9 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
 
 
 @app.callback()
-def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False) -> None:
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False,
+) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -139,7 +143,9 @@ def index(
     raise typer.Exit(1 if report.failed else 0)
 
 
-def _filter(modality: list[str] | None, granularity: list[str] | None, source: list[str] | None) -> SearchFilter:
+def _filter(
+    modality: list[str] | None, granularity: list[str] | None, source: list[str] | None
+) -> SearchFilter:
     try:
         return SearchFilter(
             modalities=tuple(Modality(m) for m in modality or ()),
@@ -157,12 +163,16 @@ def _filter(modality: list[str] | None, granularity: list[str] | None, source: l
 def search(
     query: Annotated[str, typer.Argument(help="What to look for (may be empty with --image).")] = "",
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits.")] = 10,
-    modality: Annotated[list[str] | None, typer.Option(help="text, image, video or audio (repeatable).")] = None,
+    modality: Annotated[
+        list[str] | None, typer.Option(help="text, image, video or audio (repeatable).")
+    ] = None,
     granularity: Annotated[
         list[str] | None, typer.Option(help="paragraph, document, image, frame, clip, video (repeatable).")
     ] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only these source ids (repeatable).")] = None,
-    image: Annotated[Path | None, typer.Option(help="Query image (alone, or composed with the text).")] = None,
+    image: Annotated[
+        Path | None, typer.Option(help="Query image (alone, or composed with the text).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Search the index (hybrid dense + lexical, plus the image space for text queries)."""
@@ -187,7 +197,9 @@ def search(
         out.print("no results")
     for rank, hit in enumerate(hits, start=1):
         snippet = " ".join(hit.segment.text.split())[:160]
-        out.print(f"[bold]{rank:>2}.[/bold] {hit.score:.4f} [{hit.segment.granularity}] [cyan]{where(hit)}[/cyan]")
+        out.print(
+            f"[bold]{rank:>2}.[/bold] {hit.score:.4f} [{hit.segment.granularity}] [cyan]{where(hit)}[/cyan]"
+        )
         if snippet:
             out.print(f"     {snippet}", markup=False)
 
@@ -196,7 +208,6 @@ def _search_with_image(
     container: Container, query: str, image_path: Path, k: int, flt: SearchFilter
 ) -> tuple[list[Hit], str]:
     from PIL import Image, UnidentifiedImageError
-
     from retrieval.composed_query import search_composed
 
     try:
@@ -259,7 +270,9 @@ def doctor(json_out: JsonOpt = False) -> None:
 
 @eval_app.command("beir")
 def eval_beir(
-    directory: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    directory: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+    ],
     fusion: Annotated[str | None, typer.Option(help="Override fusion: rrf or weighted.")] = None,
     json_out: JsonOpt = True,
 ) -> None:

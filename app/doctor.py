@@ -8,7 +8,14 @@ from typing import Any
 from app.container import Container
 from core.errors import MmragError
 
-_PACKAGES = ("torch", "sentence-transformers", "open_clip_torch", "qdrant-edge-py", "qdrant-client", "faster-whisper")
+_PACKAGES = (
+    "torch",
+    "sentence-transformers",
+    "open_clip_torch",
+    "qdrant-edge-py",
+    "qdrant-client",
+    "faster-whisper",
+)
 
 
 def _version(package: str) -> str:
@@ -44,7 +51,9 @@ def diagnose(container: Container) -> dict[str, dict[str, Any]]:
     except MmragError as exc:
         report["spaces"]["text"] = f"UNAVAILABLE: {exc}"
     image = container.image_encoder
-    report["spaces"]["image"] = f"ok ({image.dim}-d)" if image else f"UNAVAILABLE: {container.unavailable['image']}"
+    report["spaces"]["image"] = (
+        f"ok ({image.dim}-d)" if image else f"UNAVAILABLE: {container.unavailable['image']}"
+    )
     report["spaces"]["lexical"] = "ok (BM25 term weights, Qdrant IDF)"
     try:
         report["store"]["points"] = container.store.count()

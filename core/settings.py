@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     # Storage
     home: Path = Field(default_factory=_default_home, description="Data directory (store, media, manifest).")
     collection: str = "mmrag"
-    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded engine in MMRAG_HOME.")
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server URL; unset = embedded engine in MMRAG_HOME."
+    )
     qdrant_api_key: str | None = None
     shard_number: int = 1
     replication_factor: int = 1
@@ -49,10 +51,16 @@ class Settings(BaseSettings):
 
     # Encoders
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
-    text_model: str = Field(PACKAGED, description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2.")
+    text_model: str = Field(
+        PACKAGED, description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2."
+    )
     text_backend: Literal["torch", "onnx"] = "torch"
-    clip_model: str = Field("ViT-B-32", description="open_clip model name, or 'local-dir:DIR'; empty disables.")
-    clip_pretrained: str = Field("laion2b_s34b_b79k", description="open_clip pretrained tag or checkpoint path.")
+    clip_model: str = Field(
+        "ViT-B-32", description="open_clip model name, or 'local-dir:DIR'; empty disables."
+    )
+    clip_pretrained: str = Field(
+        "laion2b_s34b_b79k", description="open_clip pretrained tag or checkpoint path."
+    )
     mm_model: str = Field("", description="MLLM embedder id or path for the `mm` space; empty disables.")
     batch_size: int = 32
 

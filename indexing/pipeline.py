@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from core.errors import ExtractionError, MmragError
-from core.protocols import Extracted, Extractor, ImageEncoder, LexicalEncoder, Record, TextEncoder, VectorStore
+from core.protocols import (
+    Extracted,
+    Extractor,
+    ImageEncoder,
+    LexicalEncoder,
+    Record,
+    TextEncoder,
+    VectorStore,
+)
 from core.types import Source
 from indexing.extractors import extractor_for
 from indexing.manifest import Manifest
@@ -209,4 +217,3 @@ class Indexer:
         for i, total in sums.items():
             norm = float(np.linalg.norm(total)) or 1.0
             records[i].dense[self.image_encoder.space] = (total / norm).astype(np.float32)
-

@@ -51,7 +51,9 @@ class Retriever:
             "lexical": self.store.search("lexical", self.lexical.encode_queries([query])[0], flt, n),
         }
         if self.image_encoder is not None and isinstance(self.image_encoder, TextEncoder):
-            lists["image"] = self.search_vector("image", self.image_encoder.encode_queries([query])[0], n, flt)
+            lists["image"] = self.search_vector(
+                "image", self.image_encoder.encode_queries([query])[0], n, flt
+            )
         return lists
 
     def search_vector(self, space: str, vector: Vector, n: int, flt: SearchFilter | None = None) -> list[Hit]:
