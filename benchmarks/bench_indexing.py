@@ -1,0 +1,60 @@
+"""Indexing throughput as a ratio to the bare encoder's throughput on the same texts.
+
+Both sides encode the same Cranfield documents with the same model: the bare side calls
+`encode_documents` directly; the pipeline side runs `Indexer.index_extracted` (text + lexical encoding and
+upserts into the embedded Qdrant engine). Usage: python -m benchmarks.bench_indexing [--docs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--beir", type=Path, default=None, help="BEIR folder (default: shared cranfield)")
+    parser.add_argument("--docs", type=int, default=1400)
+    args = parser.parse_args()
+
+    from app.container import Container
+    from app.eval_beir import corpus_segments, load_beir
+    from benchmarks.common import DATA, write_result
+    from core.settings import Settings
+
+    corpus, _, _ = load_beir(args.beir or DATA / "beir" / "cranfield")
+    items = corpus_segments(corpus[: args.docs])
+    texts = [item.segment.text for item in items]
+    with tempfile.TemporaryDirectory() as tmp:
+        container = Container(Settings(home=Path(tmp), clip_model="", ocr=False, qdrant_url=None))
+        encoder = container.text_encoder
+        encoder.encode_documents(texts[:64])  # warm-up, both sides benefit equally
+        t0 = time.perf_counter()
+        encoder.encode_documents(texts)
+        bare_s = time.perf_counter() - t0
+        container.store  # noqa: B018  (collection creation is not part of indexing throughput)
+        t0 = time.perf_counter()
+        container.indexer.index_extracted(items)
+        pipeline_s = time.perf_counter() - t0
+        stored = container.store.count()
+        container.close()
+    write_result(
+        "indexing",
+        {
+            "documents": len(texts),
+            "stored": stored,
+            "bare_encoder_docs_per_s": round(len(texts) / bare_s, 2),
+            "pipeline_docs_per_s": round(len(texts) / pipeline_s, 2),
+            "ratio": round(bare_s / pipeline_s, 3),
+            "target_ratio": 0.9,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
