@@ -291,3 +291,7 @@ def main() -> None:
 
 
 # --- commands registered by area modules ----------------------------------------------------------------
+from app import cli_serve  # noqa: E402
+
+app.command("serve")(cli_serve.serve)
+app.command("ui")(cli_serve.ui)

@@ -1,0 +1,89 @@
+"""`Annotated` dependency aliases the routes declare: the container, the job runner, the API key check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.errors import ApiError
+from app.api.jobs import JobRunner
+from app.api.uploads import UploadStore
+from app.container import Container  # light: the container imports heavy things lazily
+from core.settings import Settings
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An key from MMRAG_API_KEYS.")
+_bearer = HTTPBearer(auto_error=False, description="An key from MMRAG_API_KEYS, as a bearer token.")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_container(request: Request) -> Container:
+    """The loaded container; 503 while models are loading or when loading failed."""
+    container = getattr(request.app.state, "container", None)
+    if container is None or not request.app.state.ready:
+        reason = getattr(request.app.state, "load_error", None) or "models are still loading"
+        raise ApiError(503, "not_ready", f"not ready: {reason}", headers={"Retry-After": "5"})
+    return container
+
+
+def get_runner(request: Request) -> JobRunner:
+    get_container(request)  # jobs need the indexer: same readiness
+    return request.app.state.runner
+
+
+def get_uploads(request: Request) -> UploadStore:
+    return request.app.state.uploads
+
+
+def _presented_key(key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
+    if key:
+        return key
+    return bearer.credentials if bearer is not None else None
+
+
+def _check(settings: Settings, presented: str | None) -> None:
+    if not settings.api_keys:
+        return  # auth disabled: `mmrag serve` refuses non-loopback hosts in that case
+    if presented is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "API key required (X-API-Key header or Authorization: Bearer)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    # Compare every key in constant time so timing reveals nothing about which prefix matched.
+    if not any(hmac.compare_digest(presented.encode(), k.encode()) for k in settings.api_keys):
+        raise ApiError(401, "unauthorized", "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_key(
+    request: Request,
+    key: Annotated[str | None, Security(_api_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> None:
+    """Mutating endpoints: a key from MMRAG_API_KEYS is required (when any is configured)."""
+    _check(get_settings(request), _presented_key(key, bearer))
+
+
+def read_access(
+    request: Request,
+    key: Annotated[str | None, Security(_api_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> None:
+    """Read endpoints: a key is required only when MMRAG_AUTH_ALL is set."""
+    settings = get_settings(request)
+    if settings.auth_all:
+        _check(settings, _presented_key(key, bearer))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ContainerDep = Annotated[Container, Depends(get_container)]
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+UploadsDep = Annotated[UploadStore, Depends(get_uploads)]
+ApiKeyDep = Depends(require_key)
+ReadDep = Depends(read_access)

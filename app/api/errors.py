@@ -1,0 +1,154 @@
+"""Error handling: every error leaves the API as `{"error": {"code", "message"}}` with a fitting status.
+
+`core.errors` map to status codes here, once; routes just raise. The upload body limit lives here too
+because its only job is to turn an oversized request into a clean 413 before it fills the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import (
+    ConfigError,
+    ExtractionError,
+    InvalidRequestError,
+    MmragError,
+    ModelUnavailableError,
+    NotFoundError,
+    StoreError,
+    UnsupportedTypeError,
+)
+
+log = logging.getLogger(__name__)
+
+# Most specific first: UnsupportedTypeError is an ExtractionError.
+STATUS_OF: list[tuple[type[MmragError], int, str]] = [
+    (NotFoundError, 404, "not_found"),
+    (InvalidRequestError, 400, "invalid_request"),
+    (UnsupportedTypeError, 422, "unsupported_type"),
+    (ExtractionError, 422, "extraction_failed"),
+    (StoreError, 503, "store_unavailable"),
+    (ModelUnavailableError, 503, "model_unavailable"),
+    (ConfigError, 500, "config_error"),
+]
+
+CODE_OF_STATUS = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    501: "not_implemented",
+    503: "unavailable",
+}
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with a stable code, raised by routes and dependencies."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=message, headers=headers)
+        self.code = code
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one error body."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def status_of(exc: MmragError) -> tuple[int, str]:
+    """Map a domain error to (HTTP status, error code)."""
+    for cls, status, code in STATUS_OF:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "internal_error"
+
+
+async def _mmrag_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MmragError)
+    status, code = status_of(exc)
+    if status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc)
+    return error_response(status, code, str(exc) or type(exc).__name__)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = getattr(exc, "code", None) or CODE_OF_STATUS.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+
+def _describe(err: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+    return f"{where}: {err.get('msg', 'invalid')}"
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    message = "; ".join(_describe(e) for e in errors[:5]) or "invalid request"
+    return error_response(422, "invalid_request", message)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error: %s", exc)
+    return error_response(500, "internal_error", "internal error; see the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error the JSON body."""
+    app.add_exception_handler(MmragError, _mmrag_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over `max_bytes` on upload paths with a 413, while they stream in.
+
+    The Content-Length header is checked first; chunked bodies are counted as they arrive, so a client
+    cannot fill the disk by lying about the size.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"upload larger than the limit of {self.max_bytes // (1024 * 1024)} MB (MMRAG_MAX_UPLOAD_MB)"
+        )
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await error_response(413, "payload_too_large", message)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            msg = await receive()
+            received += len(msg.get("body", b""))
+            if received > self.max_bytes:
+                # FastAPI re-raises HTTPExceptions raised while it reads the body: our handler answers.
+                raise ApiError(413, "payload_too_large", message)
+            return msg
+
+        await self.app(scope, counting_receive, send)

@@ -1,0 +1,70 @@
+"""`mmrag serve` (the REST API under uvicorn) and `mmrag ui` (the Streamlit app)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import err, fail
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 for every interface.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a public interface without MMRAG_API_KEYS.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs). Models load at startup; /readyz says when done."""
+    import uvicorn
+
+    from app.api.main import create_app
+    from core.settings import Settings
+
+    settings = Settings()
+    if not settings.api_keys and not _is_loopback(host) and not insecure:
+        raise fail(
+            f"refusing to serve on {host} without API keys: set MMRAG_API_KEYS='[\"a-long-secret\"]' "
+            "(or pass --insecure)"
+        )
+    err.print(f"serving mmrag API on http://{host}:{port} (docs at /docs), data in {settings.home}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+
+
+def ui(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port of the UI.")] = 8501,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    api_url: Annotated[
+        str | None, typer.Option(help="The API the UI talks to (default MMRAG_API_URL or settings).")
+    ] = None,
+) -> None:
+    """Start the Streamlit search, chat and library UI (a client of the REST API: run `mmrag serve` too)."""
+    from core.settings import Settings
+
+    script = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    if not script.is_file():
+        raise fail(f"the UI is not installed ({script} missing)")
+    env = dict(os.environ, MMRAG_API_URL=api_url or Settings().api_url)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true", "--server.address", host, "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    err.print(f"UI on http://{host}:{port}, talking to {env['MMRAG_API_URL']}")
+    raise typer.Exit(subprocess.call(cmd, env=env))
