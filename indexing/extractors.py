@@ -12,6 +12,7 @@ from indexing.docx_extractor import DocxExtractor
 from indexing.html_extractor import HtmlExtractor
 from indexing.image_extractor import ImageExtractor
 from indexing.markdown_extractor import MarkdownExtractor
+from indexing.media_extractors import build_media_extractors
 from indexing.pdf_extractor import PdfExtractor
 from indexing.text_extractor import TextExtractor
 from indexing.text_segments import TextLayout
@@ -40,6 +41,7 @@ def build_extractors(settings: Settings, ocr: RapidOcr | None = None) -> list[Ex
         HtmlExtractor(layout=layout),
         MarkdownExtractor(layout=layout),
         ImageExtractor(ocr=ocr, max_image_pixels=pixels),
+        *build_media_extractors(settings, ocr),
         TextExtractor(layout=layout),
     ]
 
