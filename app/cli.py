@@ -295,3 +295,6 @@ from app import cli_serve  # noqa: E402
 
 app.command("serve")(cli_serve.serve)
 app.command("ui")(cli_serve.ui)
+from app import cli_media  # noqa: E402
+
+eval_app.command("asr")(cli_media.eval_asr)
