@@ -1,0 +1,201 @@
+"""The `mm` space at index time: which input each segment gets, and re-embedding a collection into it.
+
+One rule decides a segment's document-side input, used both by the indexing pipeline and by `reembed_mm`
+so that a re-embedded collection matches a freshly indexed one:
+
+- a segment with pixels (granularity image, frame, clip or video, or any non-text modality with a picture)
+  is embedded from its picture (the middle one of several keyframes) jointly with its text (caption, OCR,
+  transcript) when it has any, else from the picture alone;
+- every other segment (paragraphs, documents) is embedded from its text;
+- a segment with neither gets no `mm` vector (it simply lacks that named vector).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.errors import ModelUnavailableError, NotFoundError, StoreError
+from core.types import Granularity, Modality, SearchFilter, Segment, Vector
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from core.protocols import Extracted
+    from core.settings import Settings
+    from indexing.mllm_embedder import MllmEmbedder
+
+log = logging.getLogger(__name__)
+
+MM_SPACE = "mm"
+MAX_TEXT_CHARS = 2000
+"""Longer texts are cut: the mm space is for matching, and MLLM cost grows with every token."""
+
+_PICTURE_GRANULARITIES = {Granularity.IMAGE, Granularity.FRAME, Granularity.CLIP, Granularity.VIDEO}
+
+
+class ScrollableStore(Protocol):
+    """The two store methods re-embedding needs beyond `VectorStore` (both Qdrant engines offer them)."""
+
+    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
+        """Every stored segment matching `flt`, in any order."""
+        ...
+
+    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
+        """Set one named vector on existing points (segment_id -> vector), keeping their other vectors."""
+        ...
+
+
+def build_mm_encoder(settings: Settings, unavailable: dict[str, str]) -> MllmEmbedder | None:
+    """The loaded MLLM embedder for `settings.mm_model`, or None with the reason put in `unavailable["mm"]`."""
+    if not settings.mm_model:
+        unavailable[MM_SPACE] = "disabled (MMRAG_MM_MODEL is empty)"
+        return None
+    from indexing.mllm_embedder import MllmEmbedder
+
+    encoder = MllmEmbedder(settings.mm_model, device=settings.device, batch_size=min(settings.batch_size, 8))
+    try:
+        encoder.load()
+    except ModelUnavailableError as exc:
+        log.warning("mm space disabled: %s", exc)
+        unavailable[MM_SPACE] = str(exc)
+        return None
+    return encoder
+
+
+def wants_picture(segment: Segment) -> bool:
+    """Whether the segment is embedded from a picture (rather than from text only)."""
+    return segment.granularity in _PICTURE_GRANULARITIES or segment.modality != Modality.TEXT
+
+
+def mm_document_vectors(
+    encoder: MllmEmbedder, segments: Sequence[Segment], pictures: Sequence[Sequence[Image]]
+) -> list[Vector | None]:
+    """Document-side `mm` vectors for segments, by the rule in the module docstring.
+
+    Args:
+        encoder: The loaded MLLM embedder.
+        segments: Segments to embed.
+        pictures: Per segment, its pictures (the pipeline's `Extracted.images`; a stored thumbnail when
+            re-embedding); may be empty.
+
+    Returns:
+        One vector per segment, or None for a segment with neither picture nor text.
+    """
+    out: list[Vector | None] = [None] * len(segments)
+    pairs: list[tuple[int, Image, str]] = []
+    only_images: list[tuple[int, Image]] = []
+    texts: list[tuple[int, str]] = []
+    for i, (segment, images) in enumerate(zip(segments, pictures, strict=True)):
+        text = segment.text.strip()[:MAX_TEXT_CHARS]
+        if images and wants_picture(segment):
+            picture = images[len(images) // 2]
+            if text:
+                pairs.append((i, picture, text))
+            else:
+                only_images.append((i, picture))
+        elif text:
+            texts.append((i, text))
+    if pairs:
+        vectors = encoder.encode_pairs([p for _, p, _ in pairs], [t for _, _, t in pairs])
+        for (i, _, _), v in zip(pairs, vectors, strict=True):
+            out[i] = v
+    if only_images:
+        vectors = encoder.encode_images([p for _, p in only_images])
+        for (i, _), v in zip(only_images, vectors, strict=True):
+            out[i] = v
+    if texts:
+        vectors = encoder.encode_documents([t for _, t in texts])
+        for (i, _), v in zip(texts, vectors, strict=True):
+            out[i] = v
+    return out
+
+
+def mm_extra_encoder(encoder: MllmEmbedder) -> Callable[[Sequence[Extracted]], dict[int, dict[str, Vector]]]:
+    """An `Indexer(extra_encoders=[...])` hook that fills the `mm` space at index time.
+
+    The hook embeds each extracted segment by `mm_document_vectors` (pictures from `Extracted.images`) and
+    returns {item index: {"mm": vector}} for the segments that got one.
+    """
+
+    def encode(items: Sequence[Extracted]) -> dict[int, dict[str, Vector]]:
+        vectors = mm_document_vectors(encoder, [it.segment for it in items], [it.images for it in items])
+        return {i: {MM_SPACE: v} for i, v in enumerate(vectors) if v is not None}
+
+    return encode
+
+
+def reembed_mm(
+    container: Any,
+    flt: SearchFilter | None = None,
+    batch: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Embed every stored segment into the `mm` space from stored text and media; no re-extraction.
+
+    Uses `container.mm_encoder`, `container.store` (which must offer `scroll` and `update_vectors`, see
+    `ScrollableStore`) and `container.media.path(source_id, media_ref)` for pictures.
+
+    Args:
+        container: The app's `Container`.
+        flt: Restrict to some sources/modalities (default: everything).
+        batch: Segments per encoding round.
+        progress: Called with (segments done, segments total).
+
+    Returns:
+        How many segments received an `mm` vector.
+
+    Raises:
+        ModelUnavailableError: no MLLM embedder is configured or it could not load.
+        StoreError: the store cannot iterate points or update single vectors.
+    """
+    encoder = getattr(container, "mm_encoder", None)
+    if encoder is None:
+        reason = getattr(container, "unavailable", {}).get(MM_SPACE, "no mm encoder (set MMRAG_MM_MODEL)")
+        raise ModelUnavailableError(f"cannot re-embed into the mm space: {reason}")
+    store = container.store
+    for method in ("scroll", "update_vectors"):
+        if not callable(getattr(store, method, None)):
+            raise StoreError(
+                f"{type(store).__name__} has no {method}(); re-embedding needs scroll + update_vectors"
+            )
+    store.ensure({MM_SPACE: encoder.dim})
+    total, done, written = store.count(flt), 0, 0
+    chunk: list[Segment] = []
+    for segment in store.scroll(flt):
+        chunk.append(segment)
+        if len(chunk) >= batch:
+            written += _reembed_chunk(encoder, store, container.media, chunk)
+            done, chunk = done + len(chunk), []
+            if progress:
+                progress(done, total)
+    if chunk:
+        written += _reembed_chunk(encoder, store, container.media, chunk)
+        if progress:
+            progress(done + len(chunk), total)
+    log.info("re-embedded %d segments into the mm space", written)
+    return written
+
+
+def _reembed_chunk(encoder: MllmEmbedder, store: Any, media: Any, segments: list[Segment]) -> int:
+    pictures = [_stored_picture(media, s) for s in segments]
+    vectors = mm_document_vectors(encoder, segments, pictures)
+    update = {s.segment_id: v for s, v in zip(segments, vectors, strict=True) if v is not None}
+    if update:
+        store.update_vectors(MM_SPACE, update)
+    return len(update)
+
+
+def _stored_picture(media: Any, segment: Segment) -> list[Image]:
+    """The segment's stored thumbnail/frame as a one-item list, or [] (text segment, or media missing)."""
+    if not segment.media_ref or not wants_picture(segment):
+        return []
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(media.path(segment.source_id, segment.media_ref)) as img:
+            return [img.convert("RGB")]
+    except (NotFoundError, OSError) as exc:
+        log.warning("segment %s: no picture for the mm space (%s); using its text", segment.segment_id, exc)
+        return []
