@@ -220,7 +220,10 @@ class QdrantClientStore:
             from qdrant_client import QdrantClient
 
             if self.url:
-                self._client = QdrantClient(url=self.url, api_key=self.api_key, timeout=self.timeout_s)
+                # No version probe at connect: it costs a round trip and only warns; errors surface per call.
+                self._client = QdrantClient(
+                    url=self.url, api_key=self.api_key, timeout=self.timeout_s, check_compatibility=False
+                )
             elif self.path == ":memory:":
                 self._client = QdrantClient(location=":memory:")
             else:

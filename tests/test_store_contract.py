@@ -1,0 +1,341 @@
+"""The `VectorStore` contract, run against every backend that runs here: the embedded Qdrant engine
+(qdrant-edge), qdrant-client's local mode in memory and on disk, plus a congruence test (same data, same
+answers on both engines) and qdrant-client's behaviour when its server is down.
+
+Haystack-style: `StoreContract` holds the tests; each backend's class only says how to open a store.
+Data: 60 real Cranfield abstracts with real BM25 lexical vectors and seeded random dense vectors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import StoreError
+from core.protocols import Record, VectorStore
+from core.settings import Settings
+from core.types import Granularity, Locator, Modality, SearchFilter, Segment, segment_id
+from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
+from retrieval.qdrant_client_store import QdrantClientStore
+from retrieval.qdrant_edge_store import QdrantEdgeStore
+from retrieval.stores import build_store
+from tests.fixtures.beir_lexical import BEIR_DIR, load_beir
+
+pytestmark = pytest.mark.integration
+
+SPACES = {"text": 16, "image": 8}
+SOURCES = ("src-a", "src-b", "src-c")
+
+
+def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    v = rng.standard_normal((n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _records() -> list[Record]:
+    """60 text paragraphs/documents over three sources (text + lexical vectors) and 6 images (image only)."""
+    corpus, _, _ = load_beir(BEIR_DIR / "cranfield")
+    texts = list(corpus.values())[:60]
+    rng = np.random.default_rng(7)
+    text_vecs, image_vecs = _unit(rng, len(texts), SPACES["text"]), _unit(rng, 6, SPACES["image"])
+    sparse = BM25LexicalEncoder().encode_documents(texts)
+    records = []
+    for i, text in enumerate(texts):
+        gran = Granularity.DOCUMENT if i % 5 == 0 else Granularity.PARAGRAPH
+        loc = Locator(page=1 + i // 10, index=i)
+        src = SOURCES[i % 3]
+        seg = Segment(
+            segment_id(src, gran, loc), src, f"{src}.pdf", Modality.TEXT, gran, text, loc, None, {"i": i}
+        )
+        records.append(Record(seg, dense={"text": text_vecs[i]}, sparse=sparse[i]))
+    for j in range(6):
+        loc = Locator(bbox=(0.0, 0.0, 10.0, 20.0), index=j)
+        src = SOURCES[j % 3]
+        seg = Segment(
+            segment_id(src, Granularity.IMAGE, loc), src, f"{src}.jpg", Modality.IMAGE, Granularity.IMAGE,
+            "", loc, f"img-{j}.jpg", {"exif": {"Make": "Canon"}},
+        )  # fmt: skip
+        records.append(Record(seg, dense={"image": image_vecs[j]}))
+    return records
+
+
+RECORDS = _records()
+TEXT_RECORDS = [r for r in RECORDS if "text" in r.dense]
+IMAGE_RECORDS = [r for r in RECORDS if "image" in r.dense]
+
+
+def _exact_top(space: str, query: np.ndarray, k: int) -> list[str]:
+    """Brute-force cosine ranking, the ground truth for dense search."""
+    recs = [r for r in RECORDS if space in r.dense]
+    scores = np.stack([r.dense[space] for r in recs]) @ query
+    return [recs[i].segment.segment_id for i in np.argsort(-scores)[:k]]
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder for on-disk stores, in RAM (/dev/shm) where there is one.
+
+    Same code paths as a disk folder, but without the per-commit fsyncs that make qdrant-client's local
+    mode (one SQLite commit per point) and shard creation take seconds on a busy shared disk.
+    """
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="mmrag-store-", dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _matches(seg: Segment, flt: SearchFilter) -> bool:
+    return (
+        (not flt.source_ids or seg.source_id in flt.source_ids)
+        and (not flt.granularities or seg.granularity in flt.granularities)
+        and (not flt.modalities or seg.modality in flt.modalities)
+    )
+
+
+class StoreContract:
+    """Tests every `VectorStore` backend must pass. Subclasses provide `open_store`."""
+
+    def open_store(self, store_dir: Path) -> VectorStore:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def empty(self, store_dir: Path) -> Iterator[VectorStore]:
+        store = self.open_store(store_dir)
+        yield store
+        store.close()
+
+    @pytest.fixture
+    def store(self, empty: VectorStore) -> VectorStore:
+        empty.ensure(SPACES)
+        empty.upsert(RECORDS)
+        return empty
+
+    def test_reads_before_ensure_see_an_empty_store(self, empty: VectorStore) -> None:
+        assert empty.count() == 0
+        assert empty.search("text", TEXT_RECORDS[0].dense["text"]) == []
+        assert empty.get([TEXT_RECORDS[0].segment.segment_id]) == []
+        assert empty.delete_source("src-a") == 0
+
+    def test_upsert_before_ensure_is_a_store_error(self, empty: VectorStore) -> None:
+        with pytest.raises(StoreError, match="ensure"):
+            empty.upsert(RECORDS[:1])
+
+    def test_ensure_is_idempotent_and_adds_spaces(self, empty: VectorStore) -> None:
+        empty.ensure({"text": 16})
+        empty.ensure({"text": 16})
+        empty.ensure(SPACES)  # adds `image` to the existing collection
+        empty.upsert(IMAGE_RECORDS[:1])
+        assert (
+            empty.search("image", IMAGE_RECORDS[0].dense["image"], k=1)[0].segment == IMAGE_RECORDS[0].segment
+        )
+
+    def test_ensure_rejects_another_dimension(self, empty: VectorStore) -> None:
+        empty.ensure(SPACES)
+        with pytest.raises(StoreError, match="text"):
+            empty.ensure({"text": 32})
+
+    def test_count_with_and_without_filters(self, store: VectorStore) -> None:
+        assert store.count() == len(RECORDS)
+        assert store.count(SearchFilter()) == len(RECORDS)
+        assert store.count(SearchFilter(modalities=(Modality.IMAGE,))) == 6
+        assert store.count(SearchFilter(granularities=(Granularity.DOCUMENT,))) == 12
+        assert store.count(SearchFilter(source_ids=("src-a", "src-b"))) == 44
+        both = SearchFilter(modalities=(Modality.TEXT,), source_ids=("src-c",))
+        assert store.count(both) == 20
+
+    def test_dense_search_ranks_like_exact_search(self, store: VectorStore) -> None:
+        query = TEXT_RECORDS[3].dense["text"]
+        hits = store.search("text", query, k=5)
+        assert [h.segment.segment_id for h in hits] == _exact_top("text", query, 5)
+        assert hits[0].segment == TEXT_RECORDS[3].segment
+        assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+        assert hits[0].space == "text" and hits[0].scores == {"text": hits[0].score}
+        assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+
+    def test_dense_search_accepts_a_1_by_d_query(self, store: VectorStore) -> None:
+        hits = store.search("text", TEXT_RECORDS[5].dense["text"][None, :], k=1)
+        assert hits[0].segment.segment_id == TEXT_RECORDS[5].segment.segment_id
+
+    def test_search_only_sees_points_with_that_vector(self, store: VectorStore) -> None:
+        image_ids = {r.segment.segment_id for r in IMAGE_RECORDS}
+        assert {
+            h.segment.segment_id for h in store.search("image", IMAGE_RECORDS[0].dense["image"], k=50)
+        } == (image_ids)
+        assert not image_ids & {
+            h.segment.segment_id for h in store.search("text", RECORDS[0].dense["text"], k=80)
+        }
+
+    def test_sparse_search_finds_the_document_by_its_words(self, store: VectorStore) -> None:
+        encoder = BM25LexicalEncoder()
+        target = TEXT_RECORDS[11].segment
+        hits = store.search("lexical", encoder.encode_queries([target.text[:120]])[0], k=3)
+        assert hits[0].segment == target
+        assert hits[0].space == "lexical" and hits[0].score > 0
+
+    def test_sparse_query_without_known_terms_finds_nothing(self, store: VectorStore) -> None:
+        encoder = BM25LexicalEncoder()
+        assert store.search("lexical", encoder.encode_queries(["zzqxv"])[0]) == []
+        assert store.search("lexical", encoder.encode_queries(["the of and"])[0]) == []
+
+    @pytest.mark.parametrize(
+        "flt",
+        [
+            SearchFilter(source_ids=("src-b",)),
+            SearchFilter(granularities=(Granularity.DOCUMENT,)),
+            SearchFilter(
+                modalities=(Modality.TEXT,), granularities=(Granularity.PARAGRAPH,), source_ids=("src-a",)
+            ),
+        ],
+    )
+    def test_filters_restrict_dense_and_sparse_search(self, store: VectorStore, flt: SearchFilter) -> None:
+        query = BM25LexicalEncoder().encode_queries(["boundary layer flow"])[0]
+        for hits in (
+            store.search("text", TEXT_RECORDS[0].dense["text"], flt, k=100),
+            store.search("lexical", query, flt),
+        ):
+            assert hits and all(_matches(h.segment, flt) for h in hits)
+        expected = [r for r in TEXT_RECORDS if _matches(r.segment, flt)]
+        assert len(store.search("text", TEXT_RECORDS[0].dense["text"], flt, k=100)) == len(expected)
+
+    def test_get_round_trips_segments_in_request_order(self, store: VectorStore) -> None:
+        wanted = [RECORDS[-1].segment, RECORDS[2].segment, RECORDS[0].segment]
+        ids = [
+            wanted[0].segment_id,
+            "00000000-0000-4000-8000-000000000000",
+            wanted[1].segment_id,
+            wanted[2].segment_id,
+        ]
+        assert store.get(ids) == wanted  # locator, bbox tuple, media_ref and nested metadata survive
+
+    def test_reupsert_of_an_id_replaces_the_point(self, store: VectorStore) -> None:
+        old = TEXT_RECORDS[7]
+        new_vec = -old.dense["text"]
+        new_seg = Segment(**{**old.segment.__dict__, "text": "replaced text"})
+        store.upsert([Record(new_seg, dense={"text": new_vec})])
+        assert store.count() == len(RECORDS)
+        assert store.get([old.segment.segment_id])[0].text == "replaced text"
+        assert store.search("text", new_vec, k=1)[0].segment.segment_id == old.segment.segment_id
+        # The replacement has no lexical vector, so the old words no longer find it.
+        query = BM25LexicalEncoder().encode_queries([old.segment.text[:120]])[0]
+        assert old.segment.segment_id not in {
+            h.segment.segment_id for h in store.search("lexical", query, k=60)
+        }
+
+    def test_delete_source_removes_only_that_source(self, store: VectorStore) -> None:
+        assert store.delete_source("src-a") == 22
+        assert store.delete_source("src-a") == 0
+        assert store.count() == len(RECORDS) - 22
+        assert store.count(SearchFilter(source_ids=("src-a",))) == 0
+        hits = store.search("text", TEXT_RECORDS[0].dense["text"], k=100)  # record 0 belongs to src-a
+        assert hits and all(h.segment.source_id != "src-a" for h in hits)
+        assert store.get([TEXT_RECORDS[0].segment.segment_id]) == []
+
+    def test_unknown_space_is_a_store_error(self, store: VectorStore) -> None:
+        with pytest.raises(StoreError, match="nope"):
+            store.search("nope", TEXT_RECORDS[0].dense["text"])
+
+
+class PersistenceContract:
+    """For backends that keep data on disk: a new store object on the same location sees it all."""
+
+    def open_store(self, store_dir: Path) -> VectorStore:
+        raise NotImplementedError
+
+    def test_data_survives_close_and_reopen(self, store_dir: Path) -> None:
+        store = self.open_store(store_dir)
+        store.ensure(SPACES)
+        store.upsert(RECORDS)
+        store.delete_source("src-c")
+        store.close()
+        reopened = self.open_store(store_dir)
+        try:
+            assert reopened.count() == len(RECORDS) - 22
+            hit = reopened.search("text", TEXT_RECORDS[4].dense["text"], k=1)[0]
+            assert hit.segment == TEXT_RECORDS[4].segment
+            reopened.ensure(SPACES)  # ensuring an existing store keeps its points
+            assert reopened.count() == len(RECORDS) - 22
+        finally:
+            reopened.close()
+
+
+class TestQdrantEdgeStore(StoreContract, PersistenceContract):
+    def open_store(self, store_dir: Path) -> VectorStore:
+        return QdrantEdgeStore(store_dir / "edge")
+
+    def test_quantized_store_optimizes_and_still_finds_exact_matches(self, store_dir: Path) -> None:
+        for quantization in ("int8", "binary"):
+            store = QdrantEdgeStore(store_dir / quantization, quantization=quantization)
+            store.ensure(SPACES)
+            store.upsert(RECORDS)
+            store.optimize()
+            query = TEXT_RECORDS[9].dense["text"]
+            assert (
+                store.search("text", query, k=1)[0].segment.segment_id == TEXT_RECORDS[9].segment.segment_id
+            )
+            store.close()
+
+    def test_unknown_quantization_is_a_store_error(self, store_dir: Path) -> None:
+        with pytest.raises(StoreError, match="quantization"):
+            QdrantEdgeStore(store_dir / "q", quantization="pq").ensure(SPACES)
+
+
+class TestQdrantClientMemoryStore(StoreContract):
+    def open_store(self, store_dir: Path) -> VectorStore:
+        return QdrantClientStore("contract", path=":memory:")
+
+
+class TestQdrantClientLocalDiskStore(StoreContract, PersistenceContract):
+    def open_store(self, store_dir: Path) -> VectorStore:
+        return QdrantClientStore("contract", path=str(store_dir / "local"))
+
+
+def test_backends_agree_on_the_same_data(store_dir: Path) -> None:
+    """Congruence: the embedded engine and qdrant-client answer the same queries with the same ranking."""
+    edge, local = QdrantEdgeStore(store_dir / "edge"), QdrantClientStore("congruence")
+    encoder = BM25LexicalEncoder()
+    try:
+        for store in (edge, local):
+            store.ensure(SPACES)
+            store.upsert(RECORDS)
+        flt = SearchFilter(source_ids=("src-a", "src-c"))
+        for i in (0, 13, 42):
+            query = TEXT_RECORDS[i].dense["text"]
+            a, b = edge.search("text", query, flt, k=10), local.search("text", query, flt, k=10)
+            assert [h.segment.segment_id for h in a] == [h.segment.segment_id for h in b]
+            assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
+        for text in ("boundary layer", "heat transfer in a slab", "supersonic wing pressure distribution"):
+            query = encoder.encode_queries([text])[0]
+            a, b = edge.search("lexical", query, k=10), local.search("lexical", query, k=10)
+            assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-3)
+            assert {h.segment.segment_id for h in a[:5]} == {h.segment.segment_id for h in b[:5]}
+    finally:
+        edge.close()
+        local.close()
+
+
+def test_unreachable_server_is_one_clear_store_error() -> None:
+    """A server that is down (a closed loopback port) fails fast with a retrying, readable error."""
+    store = QdrantClientStore("c", url="http://127.0.0.1:9", retries=2, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(StoreError, match=r"Qdrant at http://127.0.0.1:9 is unreachable .*after 3 attempts"):
+        store.ensure(SPACES)
+    with pytest.raises(StoreError, match="unreachable"):
+        store.count()
+
+
+def test_build_store_picks_the_backend_from_settings(tmp_path: Path) -> None:
+    embedded = build_store(Settings(home=tmp_path, collection="docs", hnsw_ef=200, quantization="int8"))
+    assert isinstance(embedded, QdrantEdgeStore)
+    assert embedded.path == tmp_path / "store" / "docs"
+    assert (embedded.hnsw_ef, embedded.quantization) == (200, "int8")
+    server = build_store(Settings(home=tmp_path, qdrant_url="http://127.0.0.1:6333", shard_number=3))
+    assert isinstance(server, QdrantClientStore)
+    assert (server.url, server.shard_number, server.collection) == ("http://127.0.0.1:6333", 3, "mmrag")
