@@ -55,6 +55,14 @@ def text_encoder() -> Any:
 
 
 @pytest.fixture(scope="session")
+def ocr() -> Any:
+    """One RapidOCR engine (bundled ONNX models) for the session."""
+    from indexing.rapidocr_ocr import RapidOcr
+
+    return RapidOcr()
+
+
+@pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny open_clip model with random weights, as a `local-dir:` setting value (built once)."""
     from tests.fixtures.tiny_clip import build_tiny_clip
@@ -73,8 +81,8 @@ def mmrag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_clip: str) 
 
 
 @pytest.fixture
-def make_container(mmrag_home: Path, text_encoder: Any) -> Iterator[Callable[..., Any]]:
-    """Build Containers on `mmrag_home` that share the session's text encoder; closed after the test."""
+def make_container(mmrag_home: Path, text_encoder: Any, ocr: Any) -> Iterator[Callable[..., Any]]:
+    """Build Containers on `mmrag_home` that share the session's text encoder and OCR; closed after the test."""
     from app.container import Container
     from core.settings import Settings
 
@@ -82,7 +90,10 @@ def make_container(mmrag_home: Path, text_encoder: Any) -> Iterator[Callable[...
 
     def make(**overrides: Any) -> Any:
         container = Container(Settings(**overrides))
-        container.__dict__["text_encoder"] = text_encoder  # reuse the loaded model (cached_property slot)
+        # Reuse the loaded models (cached_property slots) instead of loading them per test.
+        container.__dict__["text_encoder"] = text_encoder
+        if container.settings.ocr:
+            container.__dict__["ocr"] = ocr
         made.append(container)
         return container
 
