@@ -52,7 +52,7 @@ class PdfExtractor:
         min_image_side: int = 64,
         max_image_pixels: int = 100_000_000,
         page_render_side: int = 768,
-        ocr_dpi: int = 200,
+        ocr_dpi: int = 150,
     ) -> None:
         """Args:
         layout: chunk size and overlap for paragraph segments.
