@@ -46,19 +46,36 @@ def _presented_key(key: str | None, bearer: HTTPAuthorizationCredentials | None)
     return bearer.credentials if bearer is not None else None
 
 
-def _check(settings: Settings, presented: str | None) -> None:
+def key_error(settings: Settings, presented: str | None) -> ApiError | None:
+    """The 401 to answer for this presented key, or None when it is accepted (or auth is off)."""
     if not settings.api_keys:
-        return  # auth disabled: `mmrag serve` refuses non-loopback hosts in that case
-    if presented is None:
-        raise ApiError(
+        return None  # auth disabled: `mmrag serve` refuses non-loopback hosts in that case
+    if not presented:
+        return ApiError(
             401,
             "unauthorized",
             "API key required (X-API-Key header or Authorization: Bearer)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # Compare every key in constant time so timing reveals nothing about which prefix matched.
+    # Compare against every key in constant time so timing reveals nothing about a matching prefix.
     if not any(hmac.compare_digest(presented.encode(), k.encode()) for k in settings.api_keys):
-        raise ApiError(401, "unauthorized", "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        return ApiError(401, "unauthorized", "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    return None
+
+
+def key_from_headers(headers: dict[bytes, bytes]) -> str | None:
+    """The key a raw ASGI request presents (for middleware that runs before FastAPI's dependencies)."""
+    key = headers.get(b"x-api-key")
+    if key:
+        return key.decode("latin-1")
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _check(settings: Settings, presented: str | None) -> None:
+    error = key_error(settings, presented)
+    if error is not None:
+        raise error
 
 
 def require_key(

@@ -7,6 +7,7 @@ because its only job is to turn an oversized request into a clean 413 before it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -118,16 +119,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over `max_bytes` on upload paths with a 413, while they stream in.
+    """Refuses uploads early: a missing/wrong key with 401 and bodies over `max_bytes` with 413.
 
     The Content-Length header is checked first; chunked bodies are counted as they arrive, so a client
     cannot fill the disk by lying about the size.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        paths: tuple[str, ...],
+        auth: Callable[[dict[bytes, bytes]], ApiError | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.paths = paths
+        self.auth = auth  # checked before the body is read: no spooling of uploads nobody may make
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
@@ -136,7 +144,12 @@ class BodyLimitMiddleware:
         message = (
             f"upload larger than the limit of {self.max_bytes // (1024 * 1024)} MB (MMRAG_MAX_UPLOAD_MB)"
         )
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        denied = self.auth(headers) if self.auth is not None else None
+        if denied is not None:
+            await error_response(401, denied.code, str(denied.detail), denied.headers)(scope, receive, send)
+            return
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await error_response(413, "payload_too_large", message)(scope, receive, send)
             return

@@ -15,6 +15,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.api.deps import key_error, key_from_headers
 from app.api.errors import BodyLimitMiddleware, install_error_handlers
 from app.api.jobs import JobRunner, JobStore
 from app.api.routes import ask, health, jobs, media, search, sources
@@ -105,7 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, sources, jobs, search, ask, media):
         app.include_router(module.router)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_upload_mb * 1024 * 1024, paths=("/v1/sources",)
+        BodyLimitMiddleware,
+        max_bytes=settings.max_upload_mb * 1024 * 1024,
+        paths=("/v1/sources",),
+        auth=lambda headers: key_error(settings, key_from_headers(headers)),
     )
     if settings.cors_origins:
         app.add_middleware(
