@@ -11,14 +11,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from core.errors import ModelUnavailableError
+from core.protocols import TextEncoder
 from core.settings import Settings
 
 if TYPE_CHECKING:
     from app.rag import RagPipeline
-    from core.protocols import Extractor, Generator, ImageEncoder, Reranker, Router, TextEncoder, VectorStore
+    from core.protocols import Extractor, Generator, ImageEncoder, Reranker, Router, VectorStore
     from indexing.manifest import Manifest
     from indexing.media_store import MediaStore
-    from indexing.pipeline import Indexer
+    from indexing.pipeline import Indexer, RecordHook
     from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
     from retrieval.retriever import Retriever
 
@@ -122,7 +123,16 @@ class Container:
             manifest=self.manifest,
             media=self.media,
             batch_size=self.settings.batch_size,
+            hooks=self._record_hooks(),
         )
+
+    def _record_hooks(self) -> list[RecordHook]:
+        from indexing.gram_hook import GramHook
+
+        hooks: list[RecordHook] = []
+        if isinstance(self.image_encoder, TextEncoder):
+            hooks.append(GramHook(self.image_encoder))
+        return hooks
 
     # --- retrieval and RAG ----------------------------------------------------------------------------
     @cached_property

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 """Called as (done_files, total_files, uri) after each file."""
 
+RecordHook = Callable[[Sequence[Extracted], list[Record]], None]
+"""Runs after the built-in encoders on each batch (items[i] -> records[i]): adds optional spaces (`mm`)
+or derived data (GRAM modality vectors of clips) to the records in place."""
+
 FLUSH_SEGMENTS = 512  # encode and store once this many segments are buffered
 
 
@@ -86,7 +90,7 @@ class Indexer:
         manifest: Manifest,
         media: MediaStore,
         batch_size: int = 32,
-        extra_encoders: Sequence[Callable[[Sequence[Extracted]], dict[int, dict[str, np.ndarray]]]] = (),
+        hooks: Sequence[RecordHook] = (),
     ) -> None:
         self.extractors = list(extractors)
         self.text_encoder = text_encoder
@@ -96,7 +100,7 @@ class Indexer:
         self.manifest = manifest
         self.media = media
         self.batch_size = batch_size
-        self.extra_encoders = list(extra_encoders)
+        self.hooks = list(hooks)
 
     # --- public -----------------------------------------------------------------------------------------
     def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
@@ -141,9 +145,8 @@ class Indexer:
                 records[i].sparse = sparse[row]
         if self.image_encoder is not None:
             self._encode_images(items, records)
-        for extra in self.extra_encoders:
-            for i, vectors in extra(items).items():
-                records[i].dense.update(vectors)
+        for hook in self.hooks:
+            hook(items, records)
         return records
 
     # --- steps ------------------------------------------------------------------------------------------
