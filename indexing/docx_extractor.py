@@ -96,10 +96,11 @@ def _open(path: str, uri: str) -> Any:
 
     try:
         return docx.Document(path)
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise ExtractionError(uri, f"corrupt DOCX file: {e}") from None
     except OSError as e:
         raise ExtractionError(uri, f"cannot read the DOCX file: {e}") from None
+    except (PackageNotFoundError, zipfile.BadZipFile, Exception) as e:  # python-docx fails in many ways
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise ExtractionError(uri, f"corrupt DOCX file: {reason}") from None
 
 
 def _blocks(document: Any) -> Iterator[Block]:

@@ -97,5 +97,6 @@ def _control_ratio(text: str) -> float:
     sample = text[:100_000]
     if not sample:
         return 0.0
-    bad = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f\b\x1b") or 0x7F <= ord(c) < 0xA0)
+    # C0 controls only: a stray byte undefined in cp1252 (decoded by Latin-1 as a C1 control) is not binary.
+    bad = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f\b\x1b") or c == "\x7f")
     return bad / len(sample)
