@@ -29,22 +29,25 @@ COCO = DATA / "coco-mini-train" / "images"
 TEXTS = [
     "Birds flap their wings to generate lift.",
     "a",
-    "The boundary layer of a heated flat plate in supersonic flow was measured with hot-wire probes. " * 6,
+    "The boundary layer of a heated flat plate in supersonic flow was measured with hot-wire probes. " * 3,
     "Quarterly earnings fell short of analyst expectations.",
     "ünïcödé, emoji 🚀 and numbers 3.14",
 ]
 
 
-def cranfield(n: int) -> list[str]:
-    """The first n Cranfield abstracts (title + text), real technical prose."""
-    out: list[str] = []
+def cranfield(n: int) -> dict[str, str]:
+    """The first n Cranfield abstracts by id, real technical prose."""
+    out: dict[str, str] = {}
     with (DATA / "beir" / "cranfield" / "corpus.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             doc = json.loads(line)
-            out.append(doc["text"])
+            out[doc["_id"]] = doc["text"]
             if len(out) == n:
                 break
     return out
+
+
+JUDGED_Q1 = {"12", "13", "14", "15"}  # Cranfield qrels: docs under 20 judged relevant to query 1
 
 
 class TextEncoderContract:
@@ -89,16 +92,17 @@ class SemanticTextEncoderContract(TextEncoderContract):
         assert scores[0] > scores[1] + 0.2
 
     def test_cranfield_query_finds_its_judged_document(self, encoder: Any) -> None:
-        """Cranfield query 1 ranks judged-relevant doc 184 above most of the first 150 abstracts."""
-        corpus = cranfield(200)
-        docs = encoder.encode_documents(corpus[:150] + [corpus[183]])
+        """Cranfield query 1 ranks its judged-relevant doc 184 above 15 abstracts not judged for it."""
+        corpus = cranfield(184)
+        unjudged = [text for doc_id, text in corpus.items() if int(doc_id) <= 19 and doc_id not in JUDGED_Q1]
+        docs = encoder.encode_documents(unjudged + [corpus["184"]])
         query = encoder.encode_queries(
             [
                 "what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft ."
             ]
         )[0]
         scores = docs @ query
-        assert (scores[:150] > scores[150]).sum() < 10
+        assert (scores[:15] > scores[15]).sum() <= 1
 
 
 class TestSentenceTransformersTextEncoder(SemanticTextEncoderContract):

@@ -1,0 +1,241 @@
+"""Export the dense encoders to ONNX, for the onnxruntime text backend (`MMRAG_TEXT_BACKEND=onnx`).
+
+Layout under the export folder (default `$MMRAG_HOME/onnx`, what `mmrag export-onnx` writes):
+
+    text/<model-slug>/model.onnx        sentence-transformers model incl. pooling (+ Dense, Normalize)
+    text/<model-slug>/tokenizer.json    its fast tokenizer
+    text/<model-slug>/mmrag_onnx.json   input names, dim, max_seq_length, query/document prompts
+    clip/<model-slug>/image.onnx        CLIP image tower: pixel_values (b, 3, H, W) -> image_embeds (b, d)
+    clip/<model-slug>/text.onnx         CLIP text tower: input_ids (b, context_length) -> text_embeds (b, d)
+    clip/<model-slug>/mmrag_onnx.json   image size, mean/std, context length, dim
+
+`<model-slug>` is the model setting made filesystem-safe plus a short hash, so changing `MMRAG_TEXT_MODEL`
+never reuses another model's export. Axes for batch (and sequence, for text) are dynamic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelUnavailableError
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+META = "mmrag_onnx.json"
+OPSET = 17
+
+
+def model_slug(value: str) -> str:
+    """A folder name for a model setting: readable tail plus a hash of the whole value."""
+    readable = re.sub(r"[^\w.-]+", "_", value).strip("_.")[-48:] or "model"
+    return f"{readable}-{hashlib.sha1(value.encode()).hexdigest()[:8]}"
+
+
+def onnx_root(settings: Settings) -> Path:
+    """Where exported ONNX models live by default: `$MMRAG_HOME/onnx`."""
+    return settings.home / "onnx"
+
+
+def text_onnx_dir(settings: Settings, root: Path | None = None) -> Path:
+    """The folder of the ONNX export of `settings.text_model`."""
+    return (root or onnx_root(settings)) / "text" / model_slug(settings.text_model)
+
+
+def clip_onnx_dir(settings: Settings, root: Path | None = None) -> Path:
+    """The folder of the ONNX export of `settings.clip_model` / `clip_pretrained`."""
+    key = (
+        settings.clip_model
+        if settings.clip_model.startswith("local-dir:")
+        else (f"{settings.clip_model}--{settings.clip_pretrained}")
+    )
+    return (root or onnx_root(settings)) / "clip" / model_slug(key)
+
+
+def export_onnx(settings: Settings, out_dir: Path | None = None) -> list[Path]:
+    """Export the configured text encoder and, when one is configured and loadable, the CLIP towers.
+
+    Args:
+        settings: Uses `text_model`, `clip_model`, `clip_pretrained`.
+        out_dir: Export root; default `$MMRAG_HOME/onnx`, where the onnx backend looks.
+
+    Returns:
+        The folders written (text first, then CLIP if exported).
+
+    Raises:
+        ModelUnavailableError: the text model cannot be loaded. A CLIP model that cannot load is skipped
+            with a warning, since the text export is still useful on its own.
+    """
+    root = Path(out_dir) if out_dir else onnx_root(settings)
+    written = [export_text_encoder(settings.text_model, text_onnx_dir(settings, root))]
+    if settings.clip_model.strip():
+        try:
+            written.append(
+                export_clip(settings.clip_model, settings.clip_pretrained, clip_onnx_dir(settings, root))
+            )
+        except ModelUnavailableError as exc:
+            logger.warning("CLIP not exported: %s", exc)
+    return written
+
+
+def export_text_encoder(model: str, out_dir: Path) -> Path:
+    """Export a sentence-transformers model (tokenizer output -> pooled embedding) to `out_dir`.
+
+    Args:
+        model: A `text_model` setting ("packaged", hub id or folder).
+        out_dir: Folder to write model.onnx, tokenizer.json and the metadata into.
+
+    Raises:
+        ModelUnavailableError: the model cannot be loaded, or has no fast tokenizer to save.
+    """
+    import torch
+
+    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+
+    encoder = SentenceTransformersTextEncoder(model=model, device="cpu")
+    encoder.load()
+    st = encoder._model
+    assert st is not None
+    backend = getattr(getattr(st, "tokenizer", None), "backend_tokenizer", None)
+    if backend is None:
+        raise ModelUnavailableError(f"text model {model!r} has no fast tokenizer; it cannot run on ONNX here")
+    sample = st.preprocess(["a short one", "a somewhat longer sentence, so the batch has padding in it"])
+    names = [k for k, v in sample.items() if isinstance(v, torch.Tensor) and v.dim() == 2]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    graph, _ = _wrappers()
+    _export(
+        graph(st, names),
+        tuple(sample[n] for n in names),
+        out_dir / "model.onnx",
+        names,
+        {n: {0: "batch", 1: "sequence"} for n in names} | {"sentence_embedding": {0: "batch"}},
+    )
+    backend.save(str(out_dir / "tokenizer.json"))
+    meta = {
+        "kind": "sentence-transformers",
+        "source": model,
+        "inputs": names,
+        "dim": encoder.dim,
+        "max_seq_length": int(st.max_seq_length or 512),
+        "prompts": {k: v for k, v in (st.prompts or {}).items() if k in ("query", "document")},
+        "pad_id": int(st.tokenizer.pad_token_id or 0),
+        "pad_token": str(st.tokenizer.pad_token or "[PAD]"),
+    }
+    (out_dir / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    logger.info("exported text model %s to %s", model, out_dir)
+    return out_dir
+
+
+def export_clip(model: str, pretrained: str, out_dir: Path) -> Path:
+    """Export both CLIP towers (image.onnx, text.onnx) with normalised outputs to `out_dir`.
+
+    Raises:
+        ModelUnavailableError: the CLIP weights cannot be loaded.
+    """
+    import torch
+
+    from indexing.open_clip_encoder import OpenClipEncoder
+
+    encoder = OpenClipEncoder(model=model, pretrained=pretrained, device="cpu")
+    encoder.load()
+    clip = encoder._model
+    size = _image_size(clip)
+    tokens = encoder._tokenizer(["a photo of a cat", "a diagram"])  # type: ignore[misc]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _, tower = _wrappers()
+    _export(
+        tower(clip, "encode_image"),
+        (torch.zeros(2, 3, *size),),
+        out_dir / "image.onnx",
+        ["pixel_values"],
+        {"pixel_values": {0: "batch"}, "embeddings": {0: "batch"}},
+    )
+    _export(
+        tower(clip, "encode_text"),
+        (tokens,),
+        out_dir / "text.onnx",
+        ["input_ids"],
+        {"input_ids": {0: "batch"}, "embeddings": {0: "batch"}},
+    )
+    mean, std = _normalize_stats(encoder._preprocess)
+    meta = {
+        "kind": "open_clip",
+        "source": encoder.name,
+        "dim": encoder.dim,
+        "image_size": list(size),
+        "context_length": int(tokens.shape[1]),
+        "mean": mean,
+        "std": std,
+    }
+    (out_dir / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    logger.info("exported CLIP model %s to %s", encoder.name, out_dir)
+    return out_dir
+
+
+def _image_size(clip: Any) -> tuple[int, int]:
+    size = getattr(clip.visual, "image_size", 224)
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def _export(
+    module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], axes: dict[str, dict[int, str]]
+) -> None:
+    import torch
+
+    output = next(name for name in axes if name not in inputs)
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        # The tracer warns about Python branches on shapes that are constant for these models.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            args,
+            str(path),
+            input_names=inputs,
+            output_names=[output],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,  # the TorchScript exporter needs no onnxscript and handles dynamic_axes directly
+        )
+
+
+def _wrappers() -> tuple[type, type]:
+    """The traced wrapper modules, defined on demand so importing this module does not import torch."""
+    import torch
+
+    class SentenceTransformerGraph(torch.nn.Module):
+        """Positional tensors in, the model's pooled `sentence_embedding` out (what ONNX export traces)."""
+
+        def __init__(self, st: Any, names: list[str]) -> None:
+            super().__init__()
+            self.st = st
+            self.names = names
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.st(dict(zip(self.names, tensors, strict=True)))["sentence_embedding"]
+
+    class ClipTower(torch.nn.Module):
+        """One CLIP tower with L2-normalised output."""
+
+        def __init__(self, clip: Any, tower: str) -> None:
+            super().__init__()
+            self.clip = clip
+            self.tower = tower
+
+        def forward(self, x: Any) -> Any:
+            return getattr(self.clip, self.tower)(x, normalize=True)
+
+    return SentenceTransformerGraph, ClipTower
+
+
+def _normalize_stats(preprocess: Any) -> tuple[list[float], list[float]]:
+    """Mean and std of the Normalize step in an open_clip preprocessing pipeline."""
+    for step in getattr(preprocess, "transforms", []):
+        if hasattr(step, "mean") and hasattr(step, "std"):
+            return [float(v) for v in step.mean], [float(v) for v in step.std]
+    raise ModelUnavailableError("CLIP preprocessing has no Normalize step; cannot record mean/std")
