@@ -56,7 +56,6 @@ class QdrantEdgeStore:
         self._shard: Any = None
         self._lock = threading.Lock()
         self._unoptimized = 0  # points written since the last optimize()
-        self._params: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -153,7 +152,7 @@ class QdrantEdgeStore:
             params = None
         else:
             vector = np.asarray(query, dtype=np.float32).reshape(-1)
-            params = self._search_params()
+            params = search_params(qe, self.hnsw_ef, self.quantization)
         request = qe.QueryRequest(
             limit=k,
             query=qe.Query.Nearest(vector, using=space),
@@ -234,11 +233,6 @@ class QdrantEdgeStore:
         if self.quantization != "none":
             raise StoreError(f"unknown quantization {self.quantization!r}; use none, int8 or binary")
         return None
-
-    def _search_params(self) -> Any:
-        if self._params is None:
-            self._params = search_params(_qe(), self.hnsw_ef, self.quantization)
-        return self._params
 
     @contextmanager
     def _engine(self, what: str) -> Iterator[None]:
