@@ -98,7 +98,7 @@ class ImageExtractor:
                 image.seek(0)
                 image.load()
                 picture = to_rgb(ImageOps.exif_transpose(image) or image)
-            except (OSError, ValueError, SyntaxError, EOFError) as e:
+            except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError...
                 raise ExtractionError(uri, f"truncated or corrupt image: {e}") from None
         meta["width"], meta["height"] = picture.size
         return picture, meta
