@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +20,9 @@ from core.types import Granularity, Hit, Modality, SearchFilter
 
 if TYPE_CHECKING:
     from app.container import Container
+
+# Model-loading progress bars would interleave with our own output; rich shows progress instead.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(
     name="mmrag",
@@ -101,6 +105,12 @@ def _setup(
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursive) to index.")],
+    engine: Annotated[
+        str, typer.Option(help="local (default), or ray: extraction and encoding as Ray Data stages.")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --engine ray; unset = private local cluster.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Index files and folders. Unchanged files are skipped; bad files are reported, the rest indexed."""
@@ -109,6 +119,8 @@ def index(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
+    if engine not in ("local", "ray"):
+        raise fail(f"unknown engine {engine!r}: use local or ray")
     container = container_from_env()
     try:
         with Progress(
@@ -126,7 +138,12 @@ def index(
             def progress(done: int, total: int, uri: str) -> None:
                 bar.update(task, completed=done, total=total, description=Path(uri).name)
 
-            report = container.indexer.index_paths(paths, progress)
+            if engine == "ray":
+                from app.ray_components import ray_indexer
+
+                report = ray_indexer(container, address).index_paths(paths, progress)
+            else:
+                report = container.indexer.index_paths(paths, progress)
     finally:
         container.close()
     if json_out:
