@@ -189,7 +189,9 @@ def _export(
     import torch
 
     output = next(name for name in axes if name not in inputs)
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+    # Grad stays enabled: under no_grad nn.MultiheadAttention takes its fused fast path
+    # (aten::_native_multi_head_attention), which has no ONNX export.
+    with torch.inference_mode(False), torch.enable_grad(), warnings.catch_warnings():
         # The tracer warns about Python branches on shapes that are constant for these models.
         warnings.simplefilter("ignore")
         torch.onnx.export(
