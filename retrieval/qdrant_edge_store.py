@@ -164,6 +164,40 @@ class QdrantEdgeStore:
             points = shard.query(request)
         return [to_hit(p.payload, p.score, space) for p in points]
 
+    def search_rescored(
+        self,
+        first_space: str,
+        first_query: Vector,
+        space: str,
+        query: Vector,
+        flt: SearchFilter | None = None,
+        k: int = 10,
+        candidates: int = 100,
+    ) -> list[Hit]:
+        """Two stages in one engine query: the `candidates` nearest in `first_space` (e.g. truncated
+        Matryoshka vectors), rescored by `query` in `space`; scores are `space` scores."""
+        qe = _qe()
+        shard = self._open()
+        if shard is None:
+            return []
+        where = build_filter(flt, qe)
+        first = qe.Prefetch(
+            limit=max(candidates, k),
+            query=qe.Query.Nearest(np.asarray(first_query, dtype=np.float32).reshape(-1), using=first_space),
+            filter=where,
+            params=search_params(qe, self.hnsw_ef, self.quantization),
+        )
+        request = qe.QueryRequest(
+            limit=k,
+            prefetches=[first],
+            query=qe.Query.Nearest(np.asarray(query, dtype=np.float32).reshape(-1), using=space),
+            filter=where,
+            with_payload=True,
+        )
+        with self._engine(f"searching {first_space!r} then {space!r}"):
+            points = shard.query(request)
+        return [to_hit(p.payload, p.score, space) for p in points]
+
     def get(self, segment_ids: Sequence[str]) -> list[Segment]:
         """The stored segments with these ids, in the given order; unknown ids are skipped."""
         shard = self._open()
@@ -202,7 +236,10 @@ class QdrantEdgeStore:
             qe = _qe()
             quant = self._quantization_config()
             # Passing a quantization config on load makes a changed setting apply at the next optimize.
-            config = qe.EdgeConfig(quantization_config=quant) if quant is not None else None
+            config = None
+            if quant is not None:  # the engine wants a vector config; dense spaces are inherited
+                lexical = {LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+                config = qe.EdgeConfig(sparse_vectors=lexical, quantization_config=quant)
             self._shard = qe.EdgeShard.load(str(self.path), config)
             logger.info("opened embedded Qdrant store at %s", self.path)
         return self._shard

@@ -283,6 +283,23 @@ class TestQdrantEdgeStore(StoreContract, PersistenceContract):
             )
             store.close()
 
+    def test_reopening_with_another_quantization_keeps_the_data(self, store_dir: Path) -> None:
+        plain = QdrantEdgeStore(store_dir / "edge")
+        plain.ensure(SPACES)
+        plain.upsert(RECORDS)
+        plain.close()
+        quantized = QdrantEdgeStore(store_dir / "edge", quantization="int8")
+        try:
+            assert quantized.count() == len(RECORDS)
+            quantized.optimize()
+            query = TEXT_RECORDS[2].dense["text"]
+            assert (
+                quantized.search("text", query, k=1)[0].segment.segment_id
+                == TEXT_RECORDS[2].segment.segment_id
+            )
+        finally:
+            quantized.close()
+
     def test_unknown_quantization_is_a_store_error(self, store_dir: Path) -> None:
         with pytest.raises(StoreError, match="quantization"):
             QdrantEdgeStore(store_dir / "q", quantization="pq").ensure(SPACES)
