@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +140,7 @@ class _PdfRun:
         if failed == self.doc.page_count:
             raise ExtractionError(self.source.uri, "corrupt PDF: none of its pages could be read")
 
-    def _page(self, page: Any, number: int) -> Iterator[Extracted]:
+    def _page(self, page: Any, number: int) -> Generator[Extracted, None, str]:
         """Yield the segments of one page; return the page's text (for its document segment)."""
         render = self._render(page, self.cfg.page_render_side)
         self.pages[number] = render
@@ -257,13 +257,14 @@ class _PdfRun:
         height = sorted(b.bbox[3] - b.bbox[1] for b in lines)[len(lines) // 2]
         prev_bottom = None
         for line in lines:
-            box = tuple(v / scale for v in line.bbox)
+            x0, y0, x1, y1 = (v / scale for v in line.bbox)
+            box = (x0, y0, x1, y1)
             if prev_bottom is not None and line.bbox[1] - prev_bottom <= 0.8 * height:
                 content.blocks[-1] += " " + line.text
-                content.boxes[-1] = _union([content.boxes[-1], box])  # type: ignore[list-item]
+                content.boxes[-1] = _union([content.boxes[-1], box]) or box
             else:
                 content.blocks.append(line.text)
-                content.boxes.append(box)  # type: ignore[arg-type]
+                content.boxes.append(box)
             prev_bottom = line.bbox[3]
         return content
 
@@ -313,7 +314,7 @@ def _pixmap_image(page: Any, scale: float) -> Image:
 def _is_blank(render: Image) -> bool:
     """True when a page render is (nearly) white everywhere: nothing to OCR."""
     low, _ = render.convert("L").getextrema()
-    return bool(low > 235)
+    return bool(float(low) > 235)  # type: ignore[arg-type]
 
 
 def _caption(content: PageText, bbox: Any) -> str:

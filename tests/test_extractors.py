@@ -21,7 +21,15 @@ from indexing.pdf_extractor import PdfExtractor
 from indexing.rapidocr_ocr import RapidOcr
 from indexing.sources import load_source
 from indexing.text_extractor import TextExtractor
-from tests.fixtures.documents import COCO_DIR, OCR_WORDS, PDF_DIR, scanned_pdf, shared_ocr, text_picture
+from tests.fixtures.documents import (
+    COCO_DIR,
+    OCR_WORDS,
+    PDF_DIR,
+    SCAN_WORDS,
+    scanned_pdf,
+    shared_ocr,
+    text_picture,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -139,9 +147,9 @@ def test_scanned_pdf_page_is_read_with_ocr(extractors: list, tmp_path: Path) -> 
     items = run(extractors, path)
     paragraphs = by_granularity(items, Granularity.PARAGRAPH)
     assert paragraphs and paragraphs[0].segment.metadata["ocr"] is True
-    assert OCR_WORDS in " ".join(p.segment.text for p in paragraphs)
+    assert SCAN_WORDS in " ".join(p.segment.text for p in paragraphs)
     x0, y0, x1, y1 = paragraphs[0].segment.locator.bbox
-    assert 40 <= x0 < x1 <= 570 and 90 <= y0 < y1 <= 240, "OCR boxes are mapped back to page points"
+    assert 5 <= x0 < x1 <= 300 and 55 <= y0 < y1 <= 160, "OCR boxes are mapped back to page points"
     # Without OCR the same page yields no paragraph (and no crash).
     plain = list(PdfExtractor(ocr=None).extract(load_source(path), str(path)))
     assert not by_granularity(plain, Granularity.PARAGRAPH)
