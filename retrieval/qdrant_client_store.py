@@ -120,6 +120,14 @@ class QdrantClientStore:
                 )
         self._spaces = None  # re-read lazily
 
+    def optimize(self) -> bool:
+        """Nothing to do: a server builds its indexes in the background (kept for parity with the edge store).
+
+        Returns:
+            False, always.
+        """
+        return False
+
     def close(self) -> None:
         """Close the client (releases local-mode files)."""
         if self._client is not None:
@@ -191,6 +199,45 @@ class QdrantClientStore:
             using=space,
             query_filter=build_filter(flt, m),
             search_params=params,
+            limit=k,
+            with_payload=True,
+        )
+        return [to_hit(p.payload, p.score, space) for p in response.points]
+
+    def search_rescored(
+        self,
+        first_space: str,
+        first_query: Vector,
+        space: str,
+        query: Vector,
+        flt: SearchFilter | None = None,
+        k: int = 10,
+        candidates: int = 100,
+    ) -> list[Hit]:
+        """Two stages in one query: the `candidates` nearest in `first_space` (e.g. truncated Matryoshka
+        vectors), rescored by `query` in `space`; scores are `space` scores."""
+        spaces = self._known_spaces()
+        if spaces is None:
+            return []
+        check_space(first_space, spaces)
+        check_space(space, spaces)
+        m = _models()
+        where = build_filter(flt, m)
+        first = m.Prefetch(
+            query=np.asarray(first_query, dtype=np.float32).reshape(-1).tolist(),
+            using=first_space,
+            filter=where,
+            limit=max(candidates, k),
+            params=search_params(m, self.hnsw_ef, self.quantization) if self.url else None,
+        )
+        response = self._call(
+            f"searching {first_space!r} then {space!r}",
+            self._conn().query_points,
+            self.collection,
+            prefetch=[first],
+            query=np.asarray(query, dtype=np.float32).reshape(-1).tolist(),
+            using=space,
+            query_filter=where,
             limit=k,
             with_payload=True,
         )
