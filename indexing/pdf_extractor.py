@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
 _CAPTION = re.compile(r"^(fig\.?|figure|table|chart|image|photo|plate|abbildung|tabelle)\s*\d", re.IGNORECASE)
+_MAX_OCR_SIDE = 3000  # pixels
 _MIN_PAGE_CHARS = 10  # fewer characters than this in the text layer: treat the page as a scan
 
 
@@ -245,7 +246,8 @@ class _PdfRun:
     def _ocr_page(self, page: Any) -> PageText:
         """Read a scanned page: OCR lines grouped into paragraphs by vertical gaps, boxes in page points."""
         assert self.cfg.ocr is not None
-        scale = self.cfg.ocr_dpi / 72
+        # A poster-sized page at full resolution would need gigabytes: cap the render's longest side.
+        scale = min(self.cfg.ocr_dpi / 72, _MAX_OCR_SIDE / max(page.rect.width, page.rect.height))
         try:
             lines = self.cfg.ocr.read_lines(_pixmap_image(page, scale))
         except Exception as e:  # OCR engine failure: index the page without text
