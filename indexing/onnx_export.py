@@ -146,7 +146,7 @@ def export_clip(model: str, pretrained: str, out_dir: Path) -> Path:
     encoder.load()
     clip = encoder._model
     size = _image_size(clip)
-    tokens = encoder._tokenizer(["a photo of a cat", "a diagram"])  # type: ignore[misc]
+    tokens = encoder.token_ids(["a photo of a cat", "a diagram"])
     out_dir.mkdir(parents=True, exist_ok=True)
     _, tower = _wrappers()
     _export(

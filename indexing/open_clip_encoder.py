@@ -171,15 +171,25 @@ class OpenClipEncoder:
         self.load()
         if not images:
             return np.zeros((0, self._dim), dtype=np.float32)
+        out = [
+            self._run(self._model.encode_image, self.pixel_values(images[start : start + self.batch_size]))
+            for start in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(out)
+
+    def pixel_values(self, images: Sequence[Image]) -> torch.Tensor:
+        """The model's preprocessing of pictures: (n, 3, H, W) in the model's dtype (also feeds ONNX)."""
         import torch
 
+        self.load()
         assert self._preprocess is not None
-        out: list[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            pixels = torch.stack([self._preprocess(_rgb(img)) for img in chunk])
-            out.append(self._run(self._model.encode_image, pixels.to(dtype=self._dtype)))
-        return np.concatenate(out)
+        return torch.stack([self._preprocess(_rgb(img)) for img in images]).to(dtype=self._dtype)
+
+    def token_ids(self, texts: Sequence[str]) -> torch.Tensor:
+        """The model's tokenization of texts: (n, context_length) int64 (also feeds ONNX)."""
+        self.load()
+        assert self._tokenizer is not None
+        return self._tokenizer(list(texts))
 
     def encode_queries(self, texts: Sequence[str]) -> Vector:
         """Embed text queries with the CLIP text tower, to search pictures."""
@@ -193,9 +203,8 @@ class OpenClipEncoder:
         self.load()
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        assert self._tokenizer is not None
         out = [
-            self._run(self._model.encode_text, self._tokenizer(list(texts[start : start + self.batch_size])))
+            self._run(self._model.encode_text, self.token_ids(texts[start : start + self.batch_size]))
             for start in range(0, len(texts), self.batch_size)
         ]
         return np.concatenate(out)

