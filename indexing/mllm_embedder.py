@@ -139,6 +139,10 @@ class MllmEmbedder:
         """Embed query texts with the instruction of `task` (a key of `instructions`)."""
         return self._encode([(None, t) for t in texts], task)
 
+    def encode_query_tasks(self, query: str, tasks: Sequence[str]) -> Vector:
+        """Embed one query once per task (e.g. one instruction per target modality), in one batch."""
+        return self._encode([(None, query)] * len(tasks), list(tasks))
+
     def encode_documents(self, texts: Sequence[str]) -> Vector:
         """Embed document texts (no instruction)."""
         return self._encode([(None, t) for t in texts], None)
@@ -161,12 +165,16 @@ class MllmEmbedder:
         return self._encode(list(zip(images, texts, strict=True)), task)
 
     # --- internals ------------------------------------------------------------------------------------
-    def _encode(self, items: list[Item], task: str | None) -> Vector:
+    def _encode(self, items: list[Item], task: str | None | list[str]) -> Vector:
+        """Embed items; `task` applies to all of them, or is a list with one task per item."""
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
         instructions = self.instructions
-        prepared = [self._prepare(img, text, task, instructions) for img, text in items]
+        tasks = task if isinstance(task, list) else [task] * len(items)
+        prepared = [
+            self._prepare(img, text, t, instructions) for (img, text), t in zip(items, tasks, strict=True)
+        ]
         # Batch similar sizes together so padding (and the vision tower's work) stays small.
         order = sorted(range(len(prepared)), key=lambda i: _cost(prepared[i]))
         out = np.zeros((len(prepared), self._dim), dtype=np.float32)

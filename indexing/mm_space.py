@@ -22,7 +22,7 @@ from core.types import Granularity, Modality, SearchFilter, Segment, Vector
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from core.protocols import Extracted
+    from core.protocols import Extracted, Record
     from core.settings import Settings
     from indexing.mllm_embedder import MllmEmbedder
 
@@ -61,6 +61,18 @@ def build_mm_encoder(settings: Settings, unavailable: dict[str, str]) -> MllmEmb
         log.warning("mm space disabled: %s", exc)
         unavailable[MM_SPACE] = str(exc)
         return None
+    return encoder
+
+
+def mm_encoder_of(container: Any) -> MllmEmbedder | None:
+    """The container's `mm_encoder`; built from its settings (and cached on it) if it has no such attribute.
+
+    Lets composed search and re-embedding work with a composition root that does not wire the mm space yet.
+    """
+    if "mm_encoder" in vars(container) or hasattr(type(container), "mm_encoder"):
+        return container.mm_encoder  # type: ignore[no-any-return]
+    encoder = build_mm_encoder(container.settings, container.unavailable)
+    container.__dict__["mm_encoder"] = encoder
     return encoder
 
 
@@ -112,18 +124,20 @@ def mm_document_vectors(
     return out
 
 
-def mm_extra_encoder(encoder: MllmEmbedder) -> Callable[[Sequence[Extracted]], dict[int, dict[str, Vector]]]:
-    """An `Indexer(extra_encoders=[...])` hook that fills the `mm` space at index time.
+def mm_record_hook(encoder: MllmEmbedder) -> Callable[[Sequence[Extracted], list[Record]], None]:
+    """An `Indexer(hooks=[...])` record hook that fills the `mm` space at index time.
 
-    The hook embeds each extracted segment by `mm_document_vectors` (pictures from `Extracted.images`) and
-    returns {item index: {"mm": vector}} for the segments that got one.
+    It embeds each extracted segment by `mm_document_vectors` (pictures from `Extracted.images`) and sets
+    `records[i].dense["mm"]` for the segments that get a vector.
     """
 
-    def encode(items: Sequence[Extracted]) -> dict[int, dict[str, Vector]]:
+    def hook(items: Sequence[Extracted], records: list[Record]) -> None:
         vectors = mm_document_vectors(encoder, [it.segment for it in items], [it.images for it in items])
-        return {i: {MM_SPACE: v} for i, v in enumerate(vectors) if v is not None}
+        for record, vector in zip(records, vectors, strict=True):
+            if vector is not None:
+                record.dense[MM_SPACE] = vector
 
-    return encode
+    return hook
 
 
 def reembed_mm(
@@ -150,7 +164,7 @@ def reembed_mm(
         ModelUnavailableError: no MLLM embedder is configured or it could not load.
         StoreError: the store cannot iterate points or update single vectors.
     """
-    encoder = getattr(container, "mm_encoder", None)
+    encoder = mm_encoder_of(container)
     if encoder is None:
         reason = getattr(container, "unavailable", {}).get(MM_SPACE, "no mm encoder (set MMRAG_MM_MODEL)")
         raise ModelUnavailableError(f"cannot re-embed into the mm space: {reason}")

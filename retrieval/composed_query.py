@@ -23,6 +23,7 @@ import numpy as np
 
 from core.errors import InvalidRequestError, ModelUnavailableError
 from core.types import Hit, Modality, SearchFilter, Vector
+from indexing.mm_space import mm_encoder_of
 from retrieval.fusion import fuse
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def search_composed(
         raise InvalidRequestError("an image query needs an image; use the plain search for text only")
     text = (text or "").strip()
     candidates = max(k, int(getattr(container.settings, "candidates", 100)))
-    encoder = getattr(container, "mm_encoder", None)
+    encoder = mm_encoder_of(container)
     if encoder is not None:
         task = "composed" if text else "image_query"
         vector = encoder.encode_pairs([image], [text], task=task)[0]
@@ -129,9 +130,13 @@ def search_mm_text(
     """
     if not query.strip():
         raise InvalidRequestError("the query is empty")
-    modalities = modalities_of(flt)
-    vectors = {m: encoder.encode_queries([query], task=m.value)[0] for m in modalities}
-    return search_mm_per_modality(store, vectors, k, flt, candidates)
+    base = flt or SearchFilter()
+    # Only modalities the collection holds: each costs one query encoding and one search.
+    modalities = [m for m in modalities_of(flt) if store.count(replace(base, modalities=(m,)))]
+    if not modalities:
+        return []
+    rows = encoder.encode_query_tasks(query, [m.value for m in modalities])
+    return search_mm_per_modality(store, dict(zip(modalities, rows, strict=True)), k, flt, candidates)
 
 
 def search_mm_per_modality(

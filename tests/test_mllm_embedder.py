@@ -22,7 +22,7 @@ from core.errors import InvalidRequestError, ModelUnavailableError
 from core.types import Granularity, Modality, SearchFilter, Segment, Vector
 from indexing.mllm_embedder import MllmEmbedder
 from indexing.mllm_formats import card_for, instruction_text, render
-from indexing.mm_space import mm_document_vectors, mm_extra_encoder, reembed_mm
+from indexing.mm_space import mm_document_vectors, mm_record_hook, reembed_mm
 from retrieval.composed_query import (
     CLIP_FUSION,
     CLIP_IMAGE,
@@ -83,6 +83,8 @@ def test_query_instruction_changes_the_query_side_only(mm: MllmEmbedder) -> None
     assert float(query @ doc) < 1 - 1e-3  # an instruction was added on the query side
     assert float(query @ image_query) < 1 - 1e-3  # modality-aware instructions differ per task
     np.testing.assert_allclose(mm.encode_documents(text)[0], doc, atol=1e-6)  # documents: deterministic
+    both = mm.encode_query_tasks(text[0], ["default", "image"])
+    np.testing.assert_allclose(both, np.vstack([query, image_query]), atol=TOL)
 
 
 def test_instruction_overrides_and_templates(tiny_mm_dir: Path) -> None:
@@ -199,7 +201,7 @@ def _with_mm(container: Any, mm: MllmEmbedder) -> Any:
     """Wire the mm space into a container the way the composition root should (see docs/mm-embedder.md)."""
     container.__dict__["mm_encoder"] = mm
     container.store.ensure({"mm": mm.dim})
-    container.indexer.extra_encoders.append(mm_extra_encoder(mm))
+    container.indexer.hooks.append(mm_record_hook(mm))
     return container
 
 
@@ -242,17 +244,18 @@ def test_clip_fallback_without_the_mm_space(
 
 
 def test_reembed_existing_collection_into_mm(
-    make_container: Any, mm: MllmEmbedder, photo_corpus: Path, pictures: list[Image.Image]
+    make_container: Any, tiny_mm_dir: Path, photo_corpus: Path, pictures: list[Image.Image]
 ) -> None:
-    c = make_container(ocr=False)
-    c.indexer.index_paths([photo_corpus])  # indexed without the mm space
-    total = c.store.count()
-    with pytest.raises(ModelUnavailableError):
-        reembed_mm(c)  # no mm encoder configured
+    plain = make_container(ocr=False)
+    plain.indexer.index_paths([photo_corpus])  # indexed without the mm space
+    total = plain.store.count()
+    with pytest.raises(ModelUnavailableError, match="MMRAG_MM_MODEL is empty"):
+        reembed_mm(plain)
+    plain.close()
+    # The same home, now with MMRAG_MM_MODEL set: the encoder is built from the settings.
+    c = make_container(ocr=False, mm_model=str(tiny_mm_dir))
     store = EdgeStoreWithScroll(c.settings.store_dir / c.settings.collection)
-    c.store.close()
     c.__dict__["store"] = store
-    c.__dict__["mm_encoder"] = mm
     text_before = store.search("text", c.text_encoder.encode_queries(["coffee"])[0], k=total)
     seen: list[tuple[int, int]] = []
     written = reembed_mm(c, batch=2, progress=lambda done, n: seen.append((done, n)))
@@ -260,7 +263,6 @@ def test_reembed_existing_collection_into_mm(
     # The other spaces are untouched and the photos are found by their stored thumbnails.
     text_after = store.search("text", c.text_encoder.encode_queries(["coffee"])[0], k=total)
     assert [h.segment.segment_id for h in text_after] == [h.segment.segment_id for h in text_before]
-    top = store.search(
-        "mm", mm.encode_images([pictures[2]])[0], SearchFilter(modalities=(Modality.IMAGE,)), 1
-    )
+    probe = c.mm_encoder.encode_images([pictures[2]])[0]
+    top = store.search("mm", probe, SearchFilter(modalities=(Modality.IMAGE,)), 1)
     assert top[0].segment.uri.endswith("rocket-launch.jpg") and top[0].scores["mm"] > 0.9

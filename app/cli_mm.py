@@ -1,0 +1,45 @@
+"""`mmrag reembed`: fill the `mm` space of an existing collection from stored segments and media.
+
+Registered in app/cli.py as `app.command("reembed")(cli_mm.reembed)`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from core.errors import MmragError
+from core.types import SearchFilter
+
+
+def reembed(
+    source: Annotated[list[str] | None, typer.Option(help="Only these source ids (repeatable).")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=4096, help="Segments per encoding round.")] = 64,
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Embed every indexed segment into the `mm` space (MMRAG_MM_MODEL) without re-extracting files."""
+    from rich.progress import Progress
+
+    from app.cli import container_from_env, emit_json, err, fail, out
+    from indexing.mm_space import reembed_mm
+
+    container = container_from_env()
+    flt = SearchFilter(source_ids=tuple(source)) if source else None
+    try:
+        with Progress(console=err, transient=True, disable=json_out) as bar:
+            task = bar.add_task("re-embedding", total=None)
+            written = reembed_mm(
+                container,
+                flt=flt,
+                batch=batch,
+                progress=lambda done, n: bar.update(task, completed=done, total=n),
+            )
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    finally:
+        container.close()
+    if json_out:
+        emit_json({"reembedded": written, "space": "mm"})
+    else:
+        out.print(f"re-embedded {written} segments into the mm space")
