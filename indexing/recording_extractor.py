@@ -92,6 +92,8 @@ class RecordingExtractor:
         info = decoder.probe()
         speech = self._speech(decoder, info)
         use_frames = info.has_video and self.modality is Modality.VIDEO
+        # An .mp4 holding only sound is a recording of audio, whatever its container says.
+        modality = self.modality if use_frames else Modality.AUDIO
         if not use_frames and not info.has_audio:
             raise ExtractionError(source.uri, "no audio stream")
         windows = plan_windows(speech, info.duration_s, self.clip_window_s)
@@ -104,13 +106,13 @@ class RecordingExtractor:
                 picks.offer(frame)
                 yield item
                 while open_ and open_[0].window.end_s < frame.t:
-                    yield from self._clip(source, open_.pop(0), frames)
+                    yield from self._clip(source, open_.pop(0), frames, modality)
                 frames = _still_needed(frames, open_[0].window.start_s if open_ else frame.t)
         for pending in open_:
-            yield from self._clip(source, pending, frames)
+            yield from self._clip(source, pending, frames, modality)
         if not speech and not use_frames:
             raise ExtractionError(source.uri, "no speech found in the audio")
-        yield from self._recording(source, info, speech, picks.frames())
+        yield from self._recording(source, info, speech, picks.frames(), modality)
 
     def _speech(self, decoder: AvDecoder, info: MediaInfo) -> list[SpeechSegment]:
         if self.asr is None or not info.has_audio:
@@ -157,7 +159,9 @@ class RecordingExtractor:
             log.warning("OCR failed on a frame: %s", exc)
             return ""
 
-    def _clip(self, source: Source, pending: _Open, frames: list[FrameInfo]) -> Iterator[Extracted]:
+    def _clip(
+        self, source: Source, pending: _Open, frames: list[FrameInfo], modality: Modality
+    ) -> Iterator[Extracted]:
         w = pending.window
         inside = _on_screen(frames, w.start_s, w.end_s)
         transcript = w.transcript
@@ -170,7 +174,7 @@ class RecordingExtractor:
             segment_id=segment_id(source.source_id, Granularity.CLIP, locator),
             source_id=source.source_id,
             uri=source.uri,
-            modality=self.modality,
+            modality=modality,
             granularity=Granularity.CLIP,
             text=_join(transcript, ocr_text),
             locator=locator,
@@ -185,7 +189,12 @@ class RecordingExtractor:
         yield Extracted(segment, images=[f.thumb for f in chosen])
 
     def _recording(
-        self, source: Source, info: MediaInfo, speech: list[SpeechSegment], picks: list[FrameInfo]
+        self,
+        source: Source,
+        info: MediaInfo,
+        speech: list[SpeechSegment],
+        picks: list[FrameInfo],
+        modality: Modality,
     ) -> Iterator[Extracted]:
         transcript = " ".join(s.text for s in speech).strip()
         ocr_text = _unique_lines(f.ocr for f in picks)
@@ -197,7 +206,7 @@ class RecordingExtractor:
             segment_id=segment_id(source.source_id, Granularity.VIDEO, locator),
             source_id=source.source_id,
             uri=source.uri,
-            modality=self.modality,
+            modality=modality,
             granularity=Granularity.VIDEO,
             text=_join(_summary(transcript), ocr_text),
             locator=locator,

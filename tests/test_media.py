@@ -225,6 +225,22 @@ def test_audio_files_give_clips_and_recording(media_dir: Path, asr: WhisperAsr) 
         )
 
 
+def test_audio_containers_are_accepted(media_dir: Path, asr: WhisperAsr) -> None:
+    """m4a, ogg (Opus), flac, mp3, wav go to the audio extractor; an .mp4 holding only sound is audio."""
+    tone = (0.1 * np.sin(np.arange(SAMPLE_RATE) / 5)).astype(np.float32)
+    for name, codec in (("a.m4a", "aac"), ("a.ogg", "libopus"), ("a.flac", "flac"), ("a.mp3", "libmp3lame")):
+        media.mux(media_dir / name, tone, None, audio_codec=codec)
+        source = load_source(media_dir / name)
+        assert AudioExtractor().accepts(source) and not VideoExtractor().accepts(source), name
+    path = media_dir / "voice-only.mp4"
+    media.narrated_audio(path, SENTENCES[3:], codec="aac")
+    source = load_source(path)
+    assert VideoExtractor().accepts(source)
+    items = list(VideoExtractor(asr=asr).extract(source, str(path)))
+    assert items and all(i.segment.modality is Modality.AUDIO for i in items)
+    assert "wind" in items[-1].segment.text.lower()
+
+
 # --- bad input ----------------------------------------------------------------------------------------------
 def test_truncated_zero_length_and_unknown_codec(media_dir: Path, narrated: tuple[Path, Any]) -> None:
     cut, empty, odd = media_dir / "cut.mp4", media_dir / "empty.mp4", media_dir / "odd.wav"
