@@ -1,0 +1,105 @@
+"""Matryoshka first stage: search truncated text vectors, rescore the candidates with the full vectors.
+
+Encoders trained with Matryoshka representation learning (MRL: nomic-embed, bge-m3, OpenAI v3, ...) keep
+most of their quality in the first dims of each vector. With `MMRAG_MRL_DIM=d` every text vector is also
+stored as a named vector `text_mrl` (its first d dims, renormalised), and a `text` search becomes one engine
+query: the nearest `candidates` in `text_mrl` (a smaller, faster index) as a prefetch, rescored by the full
+`text` vectors (Qdrant's query API). Other spaces pass through unchanged.
+
+The wrapper sits at the store boundary, so every writer (local engine, Ray engine, `index_extracted`) and
+every reader (retriever, reranker) gets it without knowing. all-MiniLM-L6-v2 is NOT MRL-trained:
+`benchmarks/bench_matryoshka.py` measures what truncation costs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from core.errors import ConfigError
+from core.protocols import Record, VectorStore
+from core.types import Hit, SearchFilter, Segment, SparseVector, Vector
+
+log = logging.getLogger(__name__)
+
+SUFFIX = "_mrl"
+
+
+def truncate(vectors: Vector, dim: int) -> Vector:
+    """The first `dim` dims of each vector (1-d or 2-d), L2-renormalised, float32."""
+    head = np.asarray(vectors, dtype=np.float32)[..., :dim]
+    norms = np.linalg.norm(head, axis=-1, keepdims=True)
+    return (head / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+class MatryoshkaStore:
+    """A `VectorStore` that adds truncated `<space>_mrl` vectors on write and searches them first.
+
+    Args:
+        store: the real store; it must offer `search_rescored` (both Qdrant backends do).
+        dim: dims kept in the first stage; must be smaller than the space's dim.
+        space: the dense space to truncate ("text").
+        oversampling: first-stage candidates per wanted hit (at least 100 candidates).
+    """
+
+    def __init__(self, store: Any, dim: int, space: str = "text", oversampling: float = 4.0) -> None:
+        if dim <= 0:
+            raise ConfigError(f"mrl_dim must be positive, got {dim}")
+        self.store = store
+        self.dim = dim
+        self.space = space
+        self.mrl_space = space + SUFFIX
+        self.oversampling = oversampling
+
+    def ensure(self, spaces: Mapping[str, int]) -> None:
+        """Create the collection with the extra truncated space next to the full one."""
+        if self.space in spaces and self.dim >= spaces[self.space]:
+            raise ConfigError(f"mrl_dim {self.dim} must be below the {self.space!r} dim {spaces[self.space]}")
+        extra = {self.mrl_space: self.dim} if self.space in spaces else {}
+        self.store.ensure({**spaces, **extra})
+
+    def upsert(self, records: Sequence[Record]) -> None:
+        """Store the records with a truncated copy of each full vector."""
+        out = []
+        for record in records:
+            full = record.dense.get(self.space)
+            if full is not None:
+                record = replace(record, dense={**record.dense, self.mrl_space: truncate(full, self.dim)})
+            out.append(record)
+        self.store.upsert(out)
+
+    def search(
+        self, space: str, query: Vector | SparseVector, flt: SearchFilter | None = None, k: int = 10
+    ) -> list[Hit]:
+        """`text` searches go truncated-first with full rescoring; other spaces go straight through."""
+        if space != self.space or isinstance(query, SparseVector):
+            return self.store.search(space, query, flt, k)
+        candidates = max(100, int(k * self.oversampling))
+        return self.store.search_rescored(
+            self.mrl_space, truncate(query, self.dim), space, query, flt, k=k, candidates=candidates
+        )
+
+    def get(self, segment_ids: Sequence[str]) -> list[Segment]:
+        return self.store.get(segment_ids)
+
+    def delete_source(self, source_id: str) -> int:
+        return self.store.delete_source(source_id)
+
+    def count(self, flt: SearchFilter | None = None) -> int:
+        return self.store.count(flt)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # optimize(), search_rescored() and backend extras of the wrapped store stay reachable.
+        return getattr(self.store, name)
+
+
+def with_matryoshka(store: VectorStore, dim: int) -> VectorStore:
+    """`store` wrapped for a Matryoshka first stage when `dim` > 0, else `store` itself."""
+    return MatryoshkaStore(store, dim) if dim > 0 else store
