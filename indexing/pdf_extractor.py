@@ -146,8 +146,7 @@ class _PdfRun:
         render = self._render(page, self.cfg.page_render_side)
         self.pages[number] = render
         content = page_text(page)
-        scanned = sum(len(b) for b in content.blocks) < _MIN_PAGE_CHARS
-        if scanned and self.cfg.ocr is not None and not _is_blank(render):
+        if _needs_ocr(content) and self.cfg.ocr is not None and not _is_blank(render):
             content = self._ocr_page(page)
         text, spans = join_blocks(content.blocks)
         meta = {**self.base, "ocr": True} if content.ocr else self.base
@@ -303,6 +302,16 @@ def _continues(prev: Box, box: Box, prev_line: float, line: float) -> bool:
     same_size = abs(prev_line - line) <= 0.2 * max(prev_line, line)
     overlaps = box[0] < prev[2] and box[2] > prev[0]
     return same_size and overlaps and -0.1 * line <= gap <= 0.6 * line
+
+
+def _needs_ocr(content: PageText) -> bool:
+    """No usable text layer: (almost) no characters, or mostly unmapped glyphs (fonts without a Unicode map
+    come out as U+FFFD or private-use characters)."""
+    chars = "".join(content.blocks)
+    if len(chars) < _MIN_PAGE_CHARS:
+        return True
+    unmapped = sum(1 for c in chars if c == "\ufffd" or "\ue000" <= c <= "\uf8ff")
+    return unmapped > 0.3 * len(chars)
 
 
 def _pixmap_image(page: Any, scale: float) -> Image:

@@ -126,8 +126,11 @@ def looks_like_text(head: bytes) -> bool:
 
 
 def _text_mime(name: str, head: bytes) -> str:
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
-    if start.startswith((b"<!doctype html", b"<html")):
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024].lower()
+    # An HTML page may open with an XML prolog or a comment before its <html> element.
+    if start.startswith((b"<!doctype html", b"<html")) or (
+        start.startswith((b"<?xml", b"<!--")) and b"<html" in start
+    ):
         return "text/html"
     guessed, _ = mimetypes.guess_type(name, strict=False)
     if guessed and (guessed.startswith("text/") or guessed in TEXTUAL_APPLICATION_TYPES):

@@ -74,6 +74,7 @@ def test_load_source_hashes_content_and_sniffs_type(tmp_path: Path) -> None:
     [
         ("a.md", b"# Title\n\ntext", "text/markdown"),
         ("a.txt", b"  <!DOCTYPE html><html></html>", "text/html"),
+        ("a.xhtml", b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml">', "text/html"),
         ("a.csv", b"a,b\n1,2\n", "text/csv"),
         ("noext", b"plain words\n", "text/plain"),
         ("a.jpg", b"plain words, wrong extension\n", "text/plain"),

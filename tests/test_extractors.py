@@ -314,3 +314,13 @@ def test_build_extractors_routes_by_sniffed_type(tmp_path: Path, ocr: RapidOcr) 
     csv = tmp_path / "table.csv"
     csv.write_text("a,b\n1,2\n", encoding="utf-8")
     assert isinstance(extractor_for(no_ocr, load_source(csv)), TextExtractor)
+
+
+def test_unusable_text_layer_counts_as_a_scan() -> None:
+    """Fonts without a Unicode map extract as U+FFFD or private-use characters: such pages go to OCR."""
+    from indexing.pdf_extractor import PageText, _needs_ocr
+
+    assert _needs_ocr(PageText(blocks=["\ufffd" * 40 + " ab"]))
+    assert _needs_ocr(PageText(blocks=["\ue012\ue013" * 30]))
+    assert _needs_ocr(PageText(blocks=["p. 3"]))
+    assert not _needs_ocr(PageText(blocks=["A normal page of text with a \ufffd glitch."]))
