@@ -131,6 +131,23 @@ def test_librivox_word_error_rate(asr: WhisperAsr, tmp_path: Path) -> None:
     assert result["rtf"] < 2.0
 
 
+def test_cli_eval_asr(tmp_path: Path) -> None:
+    """`mmrag eval asr FILE --json` prints the WER; a malformed JSONL is a usage error (exit 2)."""
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    (path, text), *_ = media.librivox_utterances()
+    good, bad = tmp_path / "one.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(json.dumps({"audio": str(path), "text": text}) + "\n")
+    bad.write_text('{"audio": 1}\n')
+    result = CliRunner().invoke(app, ["eval", "asr", str(good), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["utterances"] == 1 and data["wer"] < 0.2
+    assert CliRunner().invoke(app, ["eval", "asr", str(bad)]).exit_code == 2
+
+
 def test_wer_normalisation_and_alignment() -> None:
     assert normalize("Mr. Dashwood's ill-disposed, well!") == [
         "mister",
