@@ -75,10 +75,11 @@ class Container:
     # --- storage --------------------------------------------------------------------------------------
     @cached_property
     def store(self) -> VectorStore:
+        from retrieval.matryoshka_store import with_matryoshka
         from retrieval.stores import build_store
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        store = build_store(self.settings)
+        store = with_matryoshka(build_store(self.settings), self.settings.mrl_dim)
         store.ensure(self.spaces())
         return store
 

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         "laion2b_s34b_b79k", description="open_clip pretrained tag or checkpoint path."
     )
     mm_model: str = Field("", description="MLLM embedder id or path for the `mm` space; empty disables.")
+    mrl_dim: int = Field(
+        0,
+        ge=0,
+        description="Matryoshka first stage: also store the first N dims of text vectors (`text_mrl`) and "
+        "search them first, rescoring with the full vectors; 0 = off. Only for MRL-trained text models.",
+    )
     batch_size: int = 32
 
     # Extraction

@@ -89,3 +89,18 @@ def test_truncate_renormalises_and_settings_validate() -> None:
         MatryoshkaStore(object(), 384).ensure({"text": 384})
     sentinel = object()
     assert with_matryoshka(sentinel, 0) is sentinel
+
+
+def test_container_wires_mrl_dim_into_indexing_and_search(make_container) -> None:
+    from tests.conftest import SAMPLES
+
+    c = make_container(mrl_dim=64, ocr=False, clip_model="")
+    report = c.indexer.index_paths([SAMPLES / "field-notes.md"])
+    assert report.indexed == 1 and isinstance(c.store, MatryoshkaStore)
+    assert len(c.store.store.search("text_mrl", np.ones(64, dtype=np.float32) / 8.0, None, 3)) > 0
+    via_wrapper = c.retriever.ranked_lists("tide pools", 5)["text"]
+    direct = c.store.store.search("text", c.text_encoder.encode_queries(["tide pools"])[0], None, 5)
+    assert via_wrapper and [h.segment.segment_id for h in via_wrapper] == [
+        h.segment.segment_id for h in direct
+    ]
+    assert [h.score for h in via_wrapper] == pytest.approx([h.score for h in direct], abs=1e-5)
