@@ -110,6 +110,7 @@ class _PdfRun:
         self.cfg, self.doc, self.source = cfg, doc, source
         self.pages: dict[int, Image] = {}  # page number -> render, until it is yielded
         self.yielded: set[str] = set()
+        self.seen_pictures: set[Any] = set()  # digests (or xrefs) of pictures already indexed
         self.base: dict[str, Any] = {"page_count": doc.page_count}
         title = (doc.metadata or {}).get("title", "").strip()
         if title:
@@ -163,14 +164,15 @@ class _PdfRun:
     def _images(self, page: Any, number: int, content: PageText) -> Iterator[Extracted]:
         import pymupdf
 
-        seen: set[int] = set()
         page_area = abs(page.rect)
         for info in page.get_image_info(xrefs=True):
             xref, width, height = info["xref"], info["width"], info["height"]
-            # xref 0: an inline image (usually tiny decoration); each picture is indexed once per page.
-            if xref == 0 or xref in seen or min(width, height) < self.cfg.min_image_side:
+            # xref 0: an inline image (usually tiny decoration). A picture repeated on several pages (a logo,
+            # a banner) is indexed once, where it first appears.
+            key = info.get("digest") or xref
+            if xref == 0 or key in self.seen_pictures or min(width, height) < self.cfg.min_image_side:
                 continue
-            seen.add(xref)
+            self.seen_pictures.add(key)
             bbox = pymupdf.Rect(info["bbox"]) & page.rect
             if content.ocr and abs(bbox) > 0.6 * page_area:
                 continue  # the scan of a page is not a picture on the page
