@@ -1,0 +1,147 @@
+"""The always-available generator: no language model, answers with the best evidence sentences, cited.
+
+Every sentence of every evidence item is scored against the question on its own, so an irrelevant item
+ranked first by retrieval (noisy evidence, RagLLaVA's concern) cannot take over the answer: only sentences
+that actually match the question are used. The score mixes
+- term coverage: the share of the question's content words (stemmed, IDF-weighted over the evidence
+  sentences) that the sentence contains; a question word found nowhere in the evidence weighs most, so a
+  question about something absent scores low, and
+- meaning: cosine of the question and the sentence in the text encoder's space (when one is given).
+Below `min_score` it answers "I don't know." (abstains) rather than quoting something loosely related.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.protocols import TextEncoder
+from core.types import Answer, Citation, Hit
+from generation.prompts import IDK
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}|\n(?=[-*•]\s)")
+_TOKEN = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    ["a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "tell", "know", "name", "give", "find", "show", "list", "describe", "please", "does", "did", "many", "much", "kind", "type", "called"]
+)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    n: int  # evidence number, 1-based
+    text: str
+    terms: frozenset[str]
+
+
+class ExtractiveGenerator:
+    """Composes an answer from the best evidence sentences, citing them as [n].
+
+    Args:
+        text_encoder: Optional; adds meaning similarity to term coverage.
+        min_score: Best sentence score needed to answer instead of abstaining.
+        relative: Further sentences are added when they score at least this fraction of the best.
+        max_sentences: Most sentences in an answer.
+    """
+
+    name = "extractive"
+    needs_evidence = True  # it knows nothing itself: the pipeline always searches for it
+
+    def __init__(
+        self,
+        text_encoder: TextEncoder | None = None,
+        min_score: float = 0.35,
+        relative: float = 0.9,
+        max_sentences: int = 2,
+    ) -> None:
+        self.text_encoder = text_encoder
+        self.min_score = min_score
+        self.relative = relative
+        self.max_sentences = max_sentences
+        self._stemmer = None
+
+    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
+        """The best matching sentences with their citations, or an abstention."""
+        start = time.perf_counter()
+        sentences = self._sentences(evidence)
+        chosen = self._choose(query, sentences)
+        timings = {"generate": 0.0}
+        if not chosen:
+            timings["generate"] = round(time.perf_counter() - start, 4)
+            return Answer(text=f"{IDK}.", abstained=True, timings=timings)
+        numbers = list(dict.fromkeys(s.n for s in chosen))
+        text = " ".join(f"{_clean(s.text)} [{s.n}]." for s in chosen)
+        citations = tuple(Citation(n=n, segment=evidence[n - 1].segment) for n in numbers)
+        timings["generate"] = round(time.perf_counter() - start, 4)
+        return Answer(text=text, citations=citations, timings=timings)
+
+    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
+        """The answer word by word (nothing is generated, so it arrives at once)."""
+        words = self.generate(query, evidence).text.split(" ")
+        for i, word in enumerate(words):
+            yield word if i == 0 else " " + word
+
+    # --- scoring ---------------------------------------------------------------------------------------
+    def scores(self, query: str, sentences: Sequence[_Sentence]) -> np.ndarray:
+        """Score of each sentence for the query, in [0, 1]."""
+        q_terms = self._terms(query)
+        if not sentences:
+            return np.zeros(0)
+        coverage = self._coverage(q_terms, sentences)
+        if self.text_encoder is None:
+            return coverage
+        q = self.text_encoder.encode_queries([query])[0]
+        cos = self.text_encoder.encode_documents([s.text for s in sentences]) @ q
+        return 0.5 * coverage + 0.5 * np.clip(cos, 0.0, 1.0)
+
+    def _coverage(self, q_terms: frozenset[str], sentences: Sequence[_Sentence]) -> np.ndarray:
+        if not q_terms:
+            return np.zeros(len(sentences))
+        n = len(sentences)
+        weight = {t: math.log(1 + (n + 1) / (1 + sum(t in s.terms for s in sentences))) for t in q_terms}
+        total = sum(weight.values())
+        return np.asarray([sum(weight[t] for t in q_terms & s.terms) / total for s in sentences])
+
+    def _choose(self, query: str, sentences: Sequence[_Sentence]) -> list[_Sentence]:
+        scores = self.scores(query, sentences)
+        if not len(scores) or scores.max() < self.min_score:
+            return []
+        order = np.argsort(-scores, kind="stable")
+        best = float(scores[order[0]])
+        chosen = [sentences[order[0]]]
+        for i in order[1:]:
+            if len(chosen) >= self.max_sentences or scores[i] < self.relative * best:
+                break
+            if all(_overlap(sentences[i].terms, c.terms) < 0.6 for c in chosen):
+                chosen.append(sentences[i])
+        return chosen
+
+    # --- text ------------------------------------------------------------------------------------------
+    def _sentences(self, evidence: Sequence[Hit]) -> list[_Sentence]:
+        out = []
+        for n, hit in enumerate(evidence, start=1):
+            for piece in _SENTENCE_END.split(hit.segment.text):
+                text = " ".join(piece.split())
+                if len(text.split()) >= 3:
+                    out.append(_Sentence(n=n, text=text, terms=self._terms(text)))
+        return out
+
+    def _terms(self, text: str) -> frozenset[str]:
+        if self._stemmer is None:
+            import snowballstemmer
+
+            self._stemmer = snowballstemmer.stemmer("english")
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+        return frozenset(self._stemmer.stemWords(words))
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def _clean(sentence: str) -> str:
+    return sentence.rstrip(" .;:")
