@@ -42,7 +42,8 @@ def search_page() -> None:
     if not hits:
         empty_state("No results", "Nothing matched. Try other words, drop the modality filter, or add files.")
         return
-    st.caption(f"{len(hits)} results in {result['took_ms']:.0f} ms ({result['method']})")
+    noun = "result" if len(hits) == 1 else "results"
+    st.caption(f"{len(hits)} {noun} in {result['took_ms']:.0f} ms ({result['method']})")
     for row in range(0, len(hits), COLUMNS):
         for col, (offset, hit) in zip(
             st.columns(COLUMNS), enumerate(hits[row : row + COLUMNS]), strict=False
