@@ -315,3 +315,10 @@ app.command("ui")(cli_serve.ui)
 from app import cli_media  # noqa: E402
 
 eval_app.command("asr")(cli_media.eval_asr)
+from app import cli_rag  # noqa: E402
+
+app.command("ask")(cli_rag.ask)
+app.command("route")(cli_rag.route)
+app.add_typer(cli_rag.router_app, name="router")
+eval_app.command("router")(cli_rag.eval_router)
+eval_app.command("images")(cli_rag.eval_images)

@@ -8,6 +8,9 @@ from core.settings import Settings
 from core.types import RouteDecision
 from retrieval.route_selection import RETRIEVAL_ROUTES
 
+USER_WEIGHTS = "router_weights.npz"
+"""Weights `mmrag router train` writes into MMRAG_HOME by default; used instead of the shipped ones."""
+
 
 class AllRoutesRouter:
     """Searches every retrieval route; the reranker decides (the baseline without routing)."""
@@ -25,7 +28,8 @@ def build_router(settings: Settings, text_encoder: TextEncoder, generator: Gener
     """The router named by `settings.router`.
 
     Args:
-        settings: Uses `router` and `router_path` (weights `.npz`; default the shipped weights).
+        settings: Uses `router`, `router_path` (weights `.npz`; default `$MMRAG_HOME/router_weights.npz`
+            when present, else the shipped weights) and `home`.
         text_encoder: The `text` space encoder (the trained router embeds queries with it).
         generator: The configured generator (the LLM router prompts it).
 
@@ -35,9 +39,12 @@ def build_router(settings: Settings, text_encoder: TextEncoder, generator: Gener
     if settings.router == "trained":
         from retrieval.trained_router import TrainedRouter
 
-        if settings.router_path is not None and not settings.router_path.is_file():
-            raise ConfigError(f"MMRAG_ROUTER_PATH {settings.router_path}: no such weights file")
-        return TrainedRouter(text_encoder, settings.router_path)
+        path = settings.router_path
+        if path is not None and not path.is_file():
+            raise ConfigError(f"MMRAG_ROUTER_PATH {path}: no such weights file")
+        if path is None and (settings.home / USER_WEIGHTS).is_file():
+            path = settings.home / USER_WEIGHTS  # written by `mmrag router train` without --out
+        return TrainedRouter(text_encoder, path)
     if settings.router == "llm":
         from retrieval.llm_router import LlmRouter
 

@@ -1,0 +1,161 @@
+"""`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli import JsonOpt, container_from_env, emit_json, err, fail, out
+from core.errors import MmragError
+
+router_app = typer.Typer(help="Train the query router on your own labelled questions.", no_args_is_help=True)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer from the index.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Answer a question from the indexed files, with numbered sources."""
+    from app.cli import where
+    from app.rag import answer_to_dict
+    from core.types import Hit
+
+    if not question.strip():
+        raise fail("the question is empty")
+    container = container_from_env()
+    try:
+        answer = container.rag.ask(question)
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    finally:
+        container.close()
+    if json_out:
+        emit_json(answer_to_dict(answer))
+        return
+    out.print(answer.text, markup=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/bold]")
+    for c in answer.citations:
+        out.print(f"  [{c.n}] {where(Hit(segment=c.segment, score=0.0))}", markup=False)
+    if answer.route is not None:
+        err.print(f"route: {', '.join(r.value for r in answer.route.selected)} ({answer.route.router})")
+
+
+def route(
+    question: Annotated[str, typer.Argument(help="The question to route.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show which corpora (routes) the router picks for a question, with probabilities."""
+    if not question.strip():
+        raise fail("the question is empty")
+    container = container_from_env()
+    try:
+        decision = container.router.route(question)
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    if json_out:
+        emit_json(decision.to_dict())
+        return
+    out.print(f"search: {', '.join(r.value for r in decision.selected)}  ({decision.router})")
+    for r, p in sorted(decision.probabilities.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {r.value:<10} {p:.3f}")
+
+
+@router_app.command("train")
+def router_train(
+    file: Annotated[Path, typer.Argument(help='JSON lines {"question": ..., "route": ...}.')],
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="Weights file (.npz); default $MMRAG_HOME/router_weights.npz."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Fold shuffling and solver seed.")] = 0,
+    folds: Annotated[int, typer.Option(min=0, help="Cross-validation folds for the report (0: none).")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the router on labelled questions; writes the weights and a provenance JSON beside them."""
+    from retrieval.router_training import train_router
+
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    container = container_from_env()
+    target = out_path or container.settings.home / "router_weights.npz"
+    try:
+        provenance = train_router(
+            file,
+            container.text_encoder,
+            target,
+            seed=seed,
+            cv_folds=folds,
+            encoder_name=container.settings.text_model,
+            progress=None if json_out else (lambda msg: err.print(msg)),
+        )
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    if json_out:
+        emit_json({"weights": str(target), **provenance})
+        return
+    cv = provenance.get("cross_validation") or {}
+    if cv:
+        ours, bow = cv["trained_router"], cv["bag_of_words"]
+        out.print(
+            f"{cv['folds']}-fold CV: accuracy {ours['accuracy']:.3f}, macro-F1 {ours['macro_f1']:.3f} "
+            f"(bag of words: {bow['accuracy']:.3f} / {bow['macro_f1']:.3f})"
+        )
+    out.print(f"wrote {target} (+ {target.with_suffix('.json').name})")
+    if out_path is not None:
+        out.print(f"use it with MMRAG_ROUTER_PATH={target}")
+
+
+def eval_router(
+    file: Annotated[Path, typer.Argument(help='JSON lines {"question": ..., "route": ...}.')],
+    json_out: JsonOpt = True,
+) -> None:
+    """Accuracy, macro-F1 and per-route scores of the configured router (top route vs the label)."""
+    from retrieval.router_training import load_labelled, metrics
+
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    container = container_from_env()
+    try:
+        questions, labels = load_labelled(file)
+        router = container.router
+        many = getattr(router, "route_many", None)
+        decisions = many(questions) if many else [router.route(q) for q in questions]
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    top = [max(d.probabilities.items(), key=lambda kv: kv[1])[0].value for d in decisions]
+    result = metrics(labels, top)
+    covered = sum(label in {r.value for r in d.selected} for label, d in zip(labels, decisions, strict=True))
+    result.update(
+        {
+            "n": len(labels),
+            "router": decisions[0].router if decisions else "",
+            "selected_recall": round(covered / len(labels), 4),
+            "mean_routes_searched": round(sum(len(d.selected) for d in decisions) / len(decisions), 3),
+        }
+    )
+    emit_json(result)
+
+
+def eval_images(
+    images: Annotated[Path, typer.Option("--images", help="Folder of images.")],
+    captions: Annotated[Path, typer.Option("--captions", help="COCO captions JSON for those images.")],
+    json_out: JsonOpt = True,
+) -> None:
+    """Text→image and image→text Recall@1/5/10 with the configured CLIP model."""
+    from app.eval_images import evaluate_images
+
+    if not images.is_dir() or not captions.is_file():
+        raise fail("--images must be a folder and --captions a COCO captions file")
+    container = container_from_env()
+    encoder = container.image_encoder
+    if encoder is None:
+        raise fail(f"no CLIP model: {container.unavailable.get('image', 'disabled')}", 1)
+    try:
+        result = evaluate_images(encoder, images, captions)
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    result["clip_model"] = container.settings.clip_model
+    emit_json(result)
