@@ -7,7 +7,8 @@ up to half of a second one plus Gaussian noise (norm ~0.8), re-normalised, so cl
 Queries are fresh perturbations that are not stored. (`--base clustered` uses random cluster centres instead,
 for machines without the packaged model.)
 
-Each (size, quantization) runs in its own subprocess so resident-memory numbers do not mix.
+Each (size, quantization) is built in one subprocess and searched in a fresh one, so resident memory
+counts only what serving the store takes.
 
     python benchmarks/bench_search.py --sizes 100000 1000000
 writes benchmarks/results/search.json.
@@ -133,16 +134,18 @@ def _pcts(times: list[float]) -> dict[str, float]:
     }
 
 
-def run_one(size: int, quantization: str, base_kind: str, efs: list[int], n_queries: int) -> dict[str, Any]:
-    """Build one store of `size` vectors and measure it (runs inside a worker subprocess)."""
+def build(size: int, quantization: str, base_kind: str, n_queries: int, folder: Path) -> dict[str, Any]:
+    """Worker 1: write `size` vectors into a new store at `folder` and build its index.
+
+    Saves the queries and their exact top-10 beside the store for the serving worker.
+    """
     from retrieval.qdrant_edge_store import QdrantEdgeStore
 
     base = base_vectors(base_kind)
     vectors = perturbed(base, size, seed=1)
     queries = perturbed(base, n_queries, seed=2)
     truth, numpy_times = exact_top(vectors, queries, 10)
-    rss0 = _rss()
-    folder = Path(tempfile.mkdtemp(prefix="bench-store-", dir=CACHE))
+    np.savez(folder.parent / f"{folder.name}-queries.npz", queries=queries, truth=truth)
     store = QdrantEdgeStore(folder, quantization=quantization)
     store.ensure({"text": DIM})
     t0 = time.perf_counter()
@@ -152,15 +155,33 @@ def run_one(size: int, quantization: str, base_kind: str, efs: list[int], n_quer
     t0 = time.perf_counter()
     store.optimize()
     build_s = time.perf_counter() - t0
-    out: dict[str, Any] = {
+    store.close()
+    disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return {
         "size": size,
         "quantization": quantization,
         "upsert_s": round(upsert_s, 1),
         "index_build_s": round(build_s, 1),
+        "disk_bytes_per_vector": round(disk / size, 1),
         "numpy_exact": _pcts(numpy_times),
-        "by_hnsw_ef": {},
+        "build_load_average_1m": round(os.getloadavg()[0], 2),
     }
-    index_of = {_uuid(i): i for i in range(size)} if size <= 2_000_000 else {}
+
+
+def serve(folder: Path, quantization: str, efs: list[int]) -> dict[str, Any]:
+    """Worker 2, a fresh process: open the store, search, and measure latency, recall and memory.
+
+    Resident memory is the growth of this process from before the store opens to after every query
+    (graph, vectors and payload pages the searches touched), so Python garbage from building is not in it.
+    """
+    from retrieval.qdrant_edge_store import QdrantEdgeStore
+
+    saved = np.load(folder.parent / f"{folder.name}-queries.npz")
+    queries, truth = saved["queries"], saved["truth"]
+    rss0 = _rss()
+    store = QdrantEdgeStore(folder, quantization=quantization)
+    size = store.count()
+    out: dict[str, Any] = {"by_hnsw_ef": {}}
     for ef in efs:
         store.hnsw_ef = ef
         for q in queries[:20]:  # warm-up: page in the graph and vectors
@@ -170,18 +191,18 @@ def run_one(size: int, quantization: str, base_kind: str, efs: list[int], n_quer
             t0 = time.perf_counter()
             hits = store.search("text", q, k=10)
             times.append(time.perf_counter() - t0)
-            found.append([index_of[h.segment.segment_id] for h in hits])
-        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth.tolist(), strict=True)])
+            found.append({_index(h.segment.segment_id) for h in hits})
+        recall = np.mean([len(f & set(t)) / 10 for f, t in zip(found, truth.tolist(), strict=True)])
         out["by_hnsw_ef"][str(ef)] = {**_pcts(times), "recall@10": round(float(recall), 4)}
     out["rss_bytes_per_vector"] = round((_rss() - rss0) / size, 1)
-    # Other work on the machine inflates tail latency and build time: record how busy it was.
-    out["load_average_1m"] = round(os.getloadavg()[0], 2)
-    out["disk_bytes_per_vector"] = round(
-        sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / size, 1
-    )
+    # Other work on the machine inflates tail latency: record how busy it was.
+    out["serve_load_average_1m"] = round(os.getloadavg()[0], 2)
     store.close()
-    _rmtree(folder)
     return out
+
+
+def _index(point_id: str) -> int:
+    return int(point_id.rsplit("-", 1)[1])
 
 
 def _rmtree(folder: Path) -> None:
@@ -200,24 +221,47 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--base", choices=["minilm", "clustered"], default="minilm")
     parser.add_argument("--out", type=Path, default=RESULTS / "search.json")
-    parser.add_argument("--worker", nargs=2, metavar=("SIZE", "QUANTIZATION"), help=argparse.SUPPRESS)
+    parser.add_argument("--build", nargs=3, metavar=("SIZE", "QUANT", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, metavar=("QUANT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.worker:
-        result = run_one(int(args.worker[0]), args.worker[1], args.base, args.ef, args.queries)
-        sys.stdout.write(json.dumps(result) + "\n")
+    if args.build:
+        size, quant, folder = int(args.build[0]), args.build[1], Path(args.build[2])
+        _emit(build(size, quant, args.base, args.queries, folder))
+        return
+    if args.serve:
+        _emit(serve(Path(args.serve[1]), args.serve[0], args.ef))
         return
     base_vectors(args.base)  # encode (and cache) once, outside the timed workers
     results = _load(args.out)
     for size in args.sizes:
         for quant in args.quantization:
-            cmd = [sys.executable, __file__, "--worker", str(size), quant, "--base", args.base, "--queries"]
-            cmd += [str(args.queries), "--ef", *map(str, args.ef)]
-            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row = _measure(size, quant, args)
             logger.info("%s", json.dumps(row))
             results = [r for r in results if (r["size"], r["quantization"]) != (size, quant)] + [row]
             _save(args.out, results, args.base)
+
+
+def _measure(size: int, quant: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Build in one subprocess, serve in a fresh one, then delete the store."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="bench-store-", dir=CACHE)) / "store"
+    common = ["--base", args.base, "--queries", str(args.queries), "--ef", *map(str, args.ef)]
+    try:
+        row = _worker(["--build", str(size), quant, str(folder), *common])
+        row.update(_worker(["--serve", quant, str(folder), *common]))
+    finally:
+        _rmtree(folder.parent)
+    return row
+
+
+def _worker(argv: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *argv], check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _emit(result: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(result) + "\n")
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
