@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.errors import InvalidRequestError, ModelUnavailableError
+from core.errors import InvalidRequestError, ModelUnavailableError, StoreError
 from core.types import Hit, Modality, SearchFilter, Vector
 from indexing.mm_space import mm_encoder_of
 from retrieval.fusion import fuse
@@ -65,6 +65,8 @@ def search_composed(
 
     Returns:
         (hits best first, method) with method one of "mm-joint", "mm-image", "clip-fusion", "clip-image".
+        With the mm encoder loaded but no `mm` vectors matching (a collection not re-embedded yet), the
+        CLIP method is used when CLIP is available.
 
     Raises:
         InvalidRequestError: no image was given.
@@ -78,8 +80,15 @@ def search_composed(
     if encoder is not None:
         task = "composed" if text else "image_query"
         vector = encoder.encode_pairs([image], [text], task=task)[0]
-        hits = search_mm_per_modality(container.store, vector, k, flt, candidates)
-        return hits, MM_JOINT if text else MM_IMAGE
+        try:
+            hits = search_mm_per_modality(container.store, vector, k, flt, candidates)
+        except StoreError as exc:  # the collection has no mm space yet
+            log.warning("mm search failed (%s)", exc)
+            hits = []
+        if hits or container.image_encoder is None:
+            return hits, MM_JOINT if text else MM_IMAGE
+        # Enabled but not filled: a collection indexed before MMRAG_MM_MODEL was set.
+        log.warning("the mm space holds nothing for this search (run `mmrag reembed`); using CLIP instead")
     clip = container.image_encoder
     if clip is None:
         reasons = "; ".join(f"{s}: {r}" for s, r in container.unavailable.items() if s in ("mm", "image"))

@@ -228,12 +228,18 @@ def test_composed_and_image_queries_with_the_mm_space(
 
 
 def test_clip_fallback_without_the_mm_space(
-    make_container: Any, photo_corpus: Path, pictures: list[Image.Image]
+    make_container: Any, mm: MllmEmbedder, photo_corpus: Path, pictures: list[Image.Image]
 ) -> None:
     c = make_container(ocr=False)
     c.indexer.index_paths([photo_corpus])
     hits, method = search_composed(c, "the same cat but black", pictures[0], k=5)
     assert method == CLIP_FUSION and hits
+    assert c.unavailable["mm"] == "disabled (MMRAG_MM_MODEL is empty)"
+    c.__dict__["mm_encoder"] = mm  # enabled, but the collection was never (re-)embedded into mm
+    hits_again, method = search_composed(c, "the same cat but black", pictures[0], k=5)
+    assert method == CLIP_FUSION and [h.segment.segment_id for h in hits_again] == [
+        h.segment.segment_id for h in hits
+    ]
     assert any("image" in h.scores for h in hits) and any("text" in h.scores for h in hits)
     hits, method = search_composed(c, "", pictures[0], k=3)
     assert method == CLIP_IMAGE and hits[0].segment.uri.endswith("cat-chelsea.jpg")
