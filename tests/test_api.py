@@ -7,6 +7,7 @@ are checked for shape and plumbing, not for relevance; text relevance uses the r
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -236,3 +237,42 @@ def test_serve_refuses_public_interface_without_keys(tmp_path: Path) -> None:
         [*mmrag_cmd(), "serve", "--host", "0.0.0.0"], env=env, capture_output=True, timeout=60
     )
     assert done.returncode == 2 and b"MMRAG_API_KEYS" in done.stderr
+
+
+def _sse_events(response: httpx.Response) -> list[tuple[str, object]]:
+    events, event = [], "message"
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            events.append((event, json.loads(line[5:])))
+    return events
+
+
+def test_ask_answers_with_citations_as_json_and_as_sse(shared_api: ApiServer) -> None:
+    shared_api.wait_job(_upload(shared_api, PDF_DIR / "multi_page.pdf")["job_id"])
+    question = "How did word processors change writing?"
+    with shared_api.client() as http:
+        answer = http.post("/v1/ask", json={"question": question})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["text"] and body["citations"], body
+        first = body["citations"][0]
+        assert first["n"] == 1 and first["uri"] == "multi_page.pdf" and first["text"]
+        assert http.get(f"/v1/sources/{first['source_id']}/file").status_code == 200
+
+        with http.stream("POST", "/v1/ask", json={"question": question, "stream": True}) as streamed:
+            assert streamed.status_code == 200
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            events = _sse_events(streamed)
+        with http.stream(
+            "POST", "/v1/ask", json={"question": question}, headers={"Accept": "text/event-stream"}
+        ) as negotiated:
+            assert negotiated.headers["content-type"].startswith("text/event-stream")
+    names = [e for e, _ in events]
+    assert names[0] == "route" and names[1] == "evidence" and names[-1] == "done" and "token" in names, names
+    evidence = dict(events)["evidence"]
+    assert evidence and all("media_url" in item and "file_url" in item for item in evidence)
+    done = events[-1][1]
+    assert "".join(d for e, d in events if e == "token") == done["text"]
+    assert done["citations"] and set(done["citations"][0]) >= set(first)

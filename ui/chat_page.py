@@ -21,23 +21,15 @@ def _citations(citations: list[dict[str, Any]], question: str, key: str) -> None
 
 
 def _stream(question: str, final: dict[str, Any]) -> Iterator[str]:
-    """Tokens for st.write_stream; the answer's citations and route end up in `final`."""
+    """Tokens for st.write_stream; the finished answer (text, citations, route) ends up in `final`."""
     for event, data in client().ask_stream(question):
         if event == "error":
-            raise ApiError(
-                500, data.get("error", {}).get("code", "error"), data.get("error", {}).get("message", "")
-            )
-        if event in ("token", "delta"):
-            yield data.get("text") or data.get("delta") or ""
-        elif event in ("citations", "evidence") and isinstance(data.get("citations"), list):
-            final["citations"] = data["citations"]
-        elif event == "answer":
-            answer = data.get("answer", data)
-            final.update(
-                {k: v for k, v in answer.items() if k in ("text", "citations", "route", "abstained")}
-            )
-        elif event == "route":
-            final["route"] = data.get("route", data)
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            raise ApiError(500, error.get("code", "error"), error.get("message", "the answer failed"))
+        if event == "token" and isinstance(data, str):
+            yield data
+        elif event == "done" and isinstance(data, dict):
+            final.update(data)
 
 
 def chat_page() -> None:

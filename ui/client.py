@@ -90,7 +90,7 @@ class ApiClient:
     def ask(self, question: str) -> dict[str, Any]:
         return self._json("POST", "/v1/ask", json={"question": question})
 
-    def ask_stream(self, question: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def ask_stream(self, question: str) -> Iterator[tuple[str, Any]]:
         """Yield (event, data) pairs from the Server-Sent Events answer stream."""
         try:
             with self._http.stream(
@@ -118,7 +118,7 @@ def _error(response: httpx.Response) -> ApiError:
         )
 
 
-def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
     event, data = "message", []
     for line in lines:
         if not line:

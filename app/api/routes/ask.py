@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
-SSE_DOC = """Server-Sent Events, one JSON object per `data:` line; the `event:` name is the event's `type`
-(e.g. `route`, `evidence`, `token`, `answer`, `error`), the last event is `done`."""
+SSE_DOC = """Server-Sent Events, JSON in each `data:` line: `route` (the route decision), `evidence` (the
+numbered evidence with `media_url`), `token` (a string, many), then `done` (the answer, shaped like the JSON
+response); `error` (`{"error": {"code", "message"}}`) if answering fails midway."""
 
 
 def citation_out(request: Request, n: int, seg: Segment) -> CitationOut:
@@ -58,37 +59,55 @@ def _rag(container: Container) -> Any:
         raise ModelUnavailableError(f"question answering unavailable: {exc}") from exc
 
 
-def _add_urls(request: Request, data: Any) -> Any:
-    """Give every citation-like dict inside a stream event its media and file URLs."""
-    if isinstance(data, list):
-        return [_add_urls(request, item) for item in data]
-    if not isinstance(data, dict):
-        return data
-    out = {k: _add_urls(request, v) for k, v in data.items()}
-    seg_id, source_id = out.get("segment_id"), out.get("source_id")
-    if isinstance(seg_id, str) and isinstance(source_id, str):
-        if "media_ref" in out:
-            out.setdefault("media_url", f"/v1/media/{seg_id}" if out.get("media_ref") else None)
-        out.setdefault("file_url", file_url(request, source_id))
+def _add_urls(request: Request, items: Any) -> Any:
+    """Give each evidence dict of the stream its media and file URLs."""
+    if not isinstance(items, list):
+        return items
+    out = []
+    for item in items:
+        if isinstance(item, dict) and "segment_id" in item and "source_id" in item:
+            item = {
+                **item,
+                "media_url": f"/v1/media/{item['segment_id']}" if item.get("media_ref") else None,
+                "file_url": file_url(request, item["source_id"]),
+            }
+        out.append(item)
     return out
+
+
+def _final(request: Request, container: Container, data: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's `done` answer in the same shape as the JSON `/v1/ask` response."""
+    cited = {c["segment_id"]: c["n"] for c in data.get("citations", []) if "segment_id" in c}
+    segments = container.store.get(list(cited)) if cited else []
+    citations = sorted((citation_out(request, cited[s.segment_id], s) for s in segments), key=lambda c: c.n)
+    return AskResponse(
+        text=data.get("answer", data.get("text", "")),
+        citations=citations,
+        route=data.get("route") or None,
+        timings=data.get("timings") or {},
+        abstained=bool(data.get("abstained", False)),
+    ).model_dump()
 
 
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-def _events(request: Request, rag: Any, question: str) -> Iterator[str]:
-    """SSE frames from the pipeline's events; an error mid-stream becomes an `error` event."""
+def _events(request: Request, container: Container, rag: Any, question: str) -> Iterator[str]:
+    """SSE frames: `route`, `evidence`, `token`..., then `done` (the answer); an error becomes `error`."""
     try:
-        for event in rag.stream(question):
-            kind = str(event.get("type", "message")) if isinstance(event, dict) else "message"
-            yield _sse(kind, _add_urls(request, event))
+        for item in rag.stream(question):
+            event, data = str(item.get("event", "message")), item.get("data")
+            if event == "evidence":
+                data = _add_urls(request, data)
+            elif event == "done" and isinstance(data, dict):
+                data = _final(request, container, data)
+            yield _sse(event, data)
     except MmragError as exc:
-        yield _sse("error", {"type": "error", "error": {"code": type(exc).__name__, "message": str(exc)}})
+        yield _sse("error", {"error": {"code": type(exc).__name__, "message": str(exc)}})
     except Exception as exc:  # the status line is already sent: report in-band, log the details
         log.exception("ask stream failed")
-        yield _sse("error", {"type": "error", "error": {"code": "internal_error", "message": str(exc)}})
-    yield _sse("done", {"type": "done"})
+        yield _sse("error", {"error": {"code": "internal_error", "message": str(exc)}})
 
 
 @router.post(
@@ -107,7 +126,7 @@ def ask(body: AskRequest, request: Request, container: ContainerDep) -> Any:
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_stream:
         return StreamingResponse(
-            _events(request, rag, body.question),
+            _events(request, container, rag, body.question),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
