@@ -75,6 +75,25 @@ def gram_score(
     return 1.0 - (volume ** (1.0 / len(mods)) if normalize else volume)
 
 
+def gram_similarity(
+    query: ArrayLike, modality_vectors: Mapping[str, ArrayLike] | Sequence[ArrayLike]
+) -> float:
+    """GRAM as a cosine-equivalent in [0, 1]: sqrt(1 - volume ** (2 / k)).
+
+    Ranks exactly like `gram_score` (both are monotone in the volume) but sits on the cosine scale: with one
+    modality it equals |cos(query, v)|. Use it where GRAM is compared or mixed with cosine scores (CLIP
+    cosines of matching pairs are ~0.3, where `gram_score` would give ~0.05). Like the volume itself it
+    ignores sign: an anti-aligned vector spans no volume either.
+    """
+    mods = (
+        list(modality_vectors.values()) if isinstance(modality_vectors, Mapping) else list(modality_vectors)
+    )
+    if not mods:
+        return 0.0
+    volume = gram_volume([query, *mods])
+    return float(np.sqrt(max(0.0, 1.0 - volume ** (2.0 / len(mods)))))
+
+
 def mean_cosine_score(
     query: ArrayLike, modality_vectors: Mapping[str, ArrayLike] | Sequence[ArrayLike]
 ) -> float:

@@ -29,7 +29,7 @@ from indexing.keyframes import SceneKeyframes
 from indexing.sources import load_source
 from indexing.video_extractor import VideoExtractor
 from indexing.whisper_asr import SpeechSegment, WhisperAsr
-from retrieval.gram import clip_modality_vectors, gram_score, gram_volume, mean_cosine_score
+from retrieval.gram import clip_modality_vectors, gram_score, gram_similarity, gram_volume, mean_cosine_score
 from tests.fixtures import media
 
 pytestmark = pytest.mark.integration
@@ -362,6 +362,8 @@ def test_gram_prefers_clips_whose_modalities_agree() -> None:
     assert gram_score(q, agree) > gram_score(q, disagree)
     assert gram_score(q, {"speech": [1.0, 0.0, 0.0]}) == pytest.approx(1.0)
     assert gram_score(q, {}) == 0.0
+    assert gram_similarity(q, {"speech": [0.3, 0.9539392, 0.0]}) == pytest.approx(0.3, abs=1e-6)
+    assert gram_similarity(q, agree) > gram_similarity(q, disagree)
 
 
 def test_clip_modality_vectors_with_real_text_encoder(text_encoder: Any) -> None:
