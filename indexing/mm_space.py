@@ -213,3 +213,29 @@ def _stored_picture(media: Any, segment: Segment) -> list[Image]:
     except (NotFoundError, OSError) as exc:
         log.warning("segment %s: no picture for the mm space (%s); using its text", segment.segment_id, exc)
         return []
+
+
+class TextToImageView:
+    """The MLLM embedder seen as a CLIP-style encoder for text→image search (e.g. `mmrag eval images`).
+
+    Images are embedded on the document side; text queries with the `image` task instruction ("Retrieve
+    images that match the description"), as a caption→photo search should be.
+    """
+
+    space = MM_SPACE
+
+    def __init__(self, encoder: MllmEmbedder) -> None:
+        self.encoder = encoder
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
+    def encode_images(self, images: Sequence[Image]) -> Vector:
+        return self.encoder.encode_images(images)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vector:
+        return self.encoder.encode_queries(texts, task="image")
+
+    def encode_documents(self, texts: Sequence[str]) -> Vector:
+        return self.encoder.encode_documents(texts)

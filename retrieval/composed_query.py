@@ -83,7 +83,7 @@ def search_composed(
         try:
             hits = search_mm_per_modality(container.store, vector, k, flt, candidates)
         except StoreError as exc:  # the collection has no mm space yet
-            log.warning("mm search failed (%s)", exc)
+            log.info("mm search failed (%s)", exc)
             hits = []
         if hits or container.image_encoder is None:
             return hits, MM_JOINT if text else MM_IMAGE

@@ -22,7 +22,7 @@ from core.errors import InvalidRequestError, ModelUnavailableError
 from core.types import Granularity, Modality, SearchFilter, Segment, Vector
 from indexing.mllm_embedder import MllmEmbedder
 from indexing.mllm_formats import card_for, instruction_text, render
-from indexing.mm_space import mm_document_vectors, mm_record_hook, reembed_mm
+from indexing.mm_space import TextToImageView, mm_document_vectors, mm_record_hook, reembed_mm
 from retrieval.composed_query import (
     CLIP_FUSION,
     CLIP_IMAGE,
@@ -85,6 +85,15 @@ def test_query_instruction_changes_the_query_side_only(mm: MllmEmbedder) -> None
     np.testing.assert_allclose(mm.encode_documents(text)[0], doc, atol=1e-6)  # documents: deterministic
     both = mm.encode_query_tasks(text[0], ["default", "image"])
     np.testing.assert_allclose(both, np.vstack([query, image_query]), atol=TOL)
+
+
+def test_text_to_image_view_for_eval_images(mm: MllmEmbedder, pictures: list[Image.Image]) -> None:
+    from core.protocols import ImageEncoder, TextEncoder
+
+    view = TextToImageView(mm)
+    assert isinstance(view, TextEncoder) and isinstance(view, ImageEncoder) and view.space == "mm"
+    np.testing.assert_allclose(view.encode_queries(["a cat"]), mm.encode_queries(["a cat"], task="image"))
+    np.testing.assert_allclose(view.encode_images(pictures[:1]), mm.encode_images(pictures[:1]), atol=TOL)
 
 
 def test_instruction_overrides_and_templates(tiny_mm_dir: Path) -> None:
