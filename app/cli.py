@@ -225,6 +225,7 @@ def _search_with_image(
     container: Container, query: str, image_path: Path, k: int, flt: SearchFilter
 ) -> tuple[list[Hit], str]:
     from PIL import Image, UnidentifiedImageError
+
     from retrieval.composed_query import search_composed
 
     try:
@@ -322,3 +323,6 @@ app.command("route")(cli_rag.route)
 app.add_typer(cli_rag.router_app, name="router")
 eval_app.command("router")(cli_rag.eval_router)
 eval_app.command("images")(cli_rag.eval_images)
+from app import cli_mm  # noqa: E402
+
+app.command("reembed")(cli_mm.reembed)

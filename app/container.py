@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.protocols import Extractor, Generator, ImageEncoder, Reranker, Router, VectorStore
     from indexing.manifest import Manifest
     from indexing.media_store import MediaStore
+    from indexing.mllm_embedder import MllmEmbedder
     from indexing.pipeline import Indexer, RecordHook
     from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
     from retrieval.retriever import Retriever
@@ -60,6 +61,13 @@ class Container:
         return encoder
 
     @cached_property
+    def mm_encoder(self) -> MllmEmbedder | None:
+        """The MLLM embedder for the optional `mm` space, or None (off by default; reason in `unavailable`)."""
+        from indexing.mm_space import build_mm_encoder
+
+        return build_mm_encoder(self.settings, self.unavailable)
+
+    @cached_property
     def lexical(self) -> BM25LexicalEncoder:
         from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 
@@ -70,6 +78,8 @@ class Container:
         spaces = {"text": self.text_encoder.dim}
         if self.image_encoder is not None:
             spaces["image"] = self.image_encoder.dim
+        if self.mm_encoder is not None:
+            spaces["mm"] = self.mm_encoder.dim
         return spaces
 
     # --- storage --------------------------------------------------------------------------------------
@@ -129,10 +139,13 @@ class Container:
 
     def _record_hooks(self) -> list[RecordHook]:
         from indexing.gram_hook import GramHook
+        from indexing.mm_space import mm_record_hook
 
         hooks: list[RecordHook] = []
         if isinstance(self.image_encoder, TextEncoder):
             hooks.append(GramHook(self.image_encoder))
+        if self.mm_encoder is not None:
+            hooks.append(mm_record_hook(self.mm_encoder))
         return hooks
 
     # --- retrieval and RAG ----------------------------------------------------------------------------
@@ -144,6 +157,7 @@ class Container:
             store=self.store,
             text_encoder=self.text_encoder,
             image_encoder=self.image_encoder,
+            mm_encoder=self.mm_encoder,
             lexical=self.lexical,
             fusion=self.settings.fusion,
             candidates=self.settings.candidates,

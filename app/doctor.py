@@ -54,6 +54,8 @@ def diagnose(container: Container) -> dict[str, dict[str, Any]]:
     report["spaces"]["image"] = (
         f"ok ({image.dim}-d)" if image else f"UNAVAILABLE: {container.unavailable['image']}"
     )
+    mm = container.mm_encoder
+    report["spaces"]["mm"] = f"ok ({mm.dim}-d)" if mm else f"off: {container.unavailable['mm']}"
     report["spaces"]["lexical"] = "ok (BM25 term weights, Qdrant IDF)"
     try:
         report["store"]["points"] = container.store.count()

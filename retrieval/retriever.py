@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.errors import InvalidRequestError
 from core.protocols import ImageEncoder, LexicalEncoder, TextEncoder, VectorStore
 from core.types import Hit, SearchFilter, Vector
+from retrieval.composed_query import search_mm_text
 from retrieval.fusion import fuse
+
+if TYPE_CHECKING:
+    from indexing.mllm_embedder import MllmEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +21,8 @@ log = logging.getLogger(__name__)
 class Retriever:
     """Searches every available space for a text query and fuses the lists.
 
-    Text queries reach the image space through the CLIP text tower when the image encoder is loaded.
+    Text queries reach the image space through the CLIP text tower when the image encoder is loaded, and
+    the `mm` space through the MLLM embedder's query side when one is configured.
     """
 
     def __init__(
@@ -26,6 +32,7 @@ class Retriever:
         text_encoder: TextEncoder,
         image_encoder: ImageEncoder | None,
         lexical: LexicalEncoder,
+        mm_encoder: MllmEmbedder | None = None,
         fusion: str = "rrf",
         candidates: int = 100,
         weights: Mapping[str, float] | None = None,
@@ -33,6 +40,7 @@ class Retriever:
         self.store = store
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
+        self.mm_encoder = mm_encoder
         self.lexical = lexical
         self.fusion = fusion
         self.candidates = candidates
@@ -54,6 +62,9 @@ class Retriever:
             lists["image"] = self.search_vector(
                 "image", self.image_encoder.encode_queries([query])[0], n, flt
             )
+        if self.mm_encoder is not None:
+            # Per-modality searches fused inside, so text candidates do not crowd out images (MM-Embed).
+            lists["mm"] = search_mm_text(self.store, self.mm_encoder, query, k=n, flt=flt, candidates=n)
         return lists
 
     def search_vector(self, space: str, vector: Vector, n: int, flt: SearchFilter | None = None) -> list[Hit]:
