@@ -252,21 +252,27 @@ class QdrantEdgeStore:
 
     def _config(self, spaces: Mapping[str, int]) -> Any:
         qe = _qe()
+        quant = self._quantization_config()
+        # With quantization the compact copy is pinned in RAM and searched; the originals stay on disk
+        # (memory-mapped, read only to rescore a few candidates), which is where the RAM saving comes from.
+        memory = qe.Memory.Cold if quant is not None else None
         return qe.EdgeConfig(
             vectors={
-                name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+                name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, memory=memory)
                 for name, dim in spaces.items()
             },
             sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            quantization_config=self._quantization_config(),
+            quantization_config=quant,
         )
 
     def _quantization_config(self) -> Any:
         qe = _qe()
         if self.quantization == "int8":
-            return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+            return qe.ScalarQuantizationConfig(
+                type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned
+            )
         if self.quantization == "binary":
-            return qe.BinaryQuantizationConfig(always_ram=True)
+            return qe.BinaryQuantizationConfig(memory=qe.Memory.Pinned)
         if self.quantization != "none":
             raise StoreError(f"unknown quantization {self.quantization!r}; use none, int8 or binary")
         return None
