@@ -7,7 +7,7 @@ space and shows the reason in `mmrag doctor`.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from core.errors import ConfigError
 from core.protocols import TextEncoder
@@ -31,13 +31,15 @@ def build_text_encoder(settings: Settings) -> TextEncoder:
     if settings.text_backend == "torch":
         from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
-        return SentenceTransformersTextEncoder(
+        # cast: `dim` is a lazily loading read-only property here, the protocol declares a plain attribute.
+        encoder = SentenceTransformersTextEncoder(
             model=settings.text_model, device=settings.device, batch_size=settings.batch_size
         )
+        return cast(TextEncoder, encoder)
     if settings.text_backend == "onnx":
         from indexing.onnx_text_encoder import OnnxTextEncoder
 
-        return OnnxTextEncoder.from_settings(settings)
+        return cast(TextEncoder, OnnxTextEncoder.from_settings(settings))
     raise ConfigError(f"unknown text_backend {settings.text_backend!r}: use torch or onnx")
 
 
