@@ -1,14 +1,48 @@
-"""`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`."""
+"""`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`.
+
+`app.cli` imports this module at its end to register the commands, so the helpers from `app.cli` are looked
+up at call time (importing this module first would otherwise meet a half-initialised `app.cli`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from app.cli import JsonOpt, container_from_env, emit_json, err, fail, out
 from core.errors import MmragError
+
+if TYPE_CHECKING:
+    from app.container import Container
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def container_from_env() -> Container:
+    """The composition root from MMRAG_* settings (see `app.cli.container_from_env`)."""
+    from app import cli
+
+    return cli.container_from_env()
+
+
+def emit_json(data: Any) -> None:
+    from app import cli
+
+    cli.emit_json(data)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    from app import cli
+
+    return cli.fail(message, code)
+
+
+def _print(text: str, stderr: bool = False, markup: bool = True) -> None:
+    from app import cli
+
+    (cli.err if stderr else cli.out).print(text, markup=markup)
+
 
 router_app = typer.Typer(help="Train the query router on your own labelled questions.", no_args_is_help=True)
 
@@ -34,13 +68,16 @@ def ask(
     if json_out:
         emit_json(answer_to_dict(answer))
         return
-    out.print(answer.text, markup=False)
+    _print(answer.text, markup=False)
     if answer.citations:
-        out.print("\n[bold]Sources[/bold]")
+        _print("\n[bold]Sources[/bold]")
     for c in answer.citations:
-        out.print(f"  [{c.n}] {where(Hit(segment=c.segment, score=0.0))}", markup=False)
+        _print(f"  [{c.n}] {where(Hit(segment=c.segment, score=0.0))}", markup=False)
     if answer.route is not None:
-        err.print(f"route: {', '.join(r.value for r in answer.route.selected)} ({answer.route.router})")
+        _print(
+            stderr=True,
+            text=f"route: {', '.join(r.value for r in answer.route.selected)} ({answer.route.router})",
+        )
 
 
 def route(
@@ -58,9 +95,9 @@ def route(
     if json_out:
         emit_json(decision.to_dict())
         return
-    out.print(f"search: {', '.join(r.value for r in decision.selected)}  ({decision.router})")
+    _print(f"search: {', '.join(r.value for r in decision.selected)}  ({decision.router})")
     for r, p in sorted(decision.probabilities.items(), key=lambda kv: -kv[1]):
-        out.print(f"  {r.value:<10} {p:.3f}")
+        _print(f"  {r.value:<10} {p:.3f}")
 
 
 @router_app.command("train")
@@ -89,7 +126,7 @@ def router_train(
             seed=seed,
             cv_folds=folds,
             encoder_name=container.settings.text_model,
-            progress=None if json_out else (lambda msg: err.print(msg)),
+            progress=None if json_out else (lambda msg: _print(msg, stderr=True)),
         )
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
@@ -99,13 +136,13 @@ def router_train(
     cv = provenance.get("cross_validation") or {}
     if cv:
         ours, bow = cv["trained_router"], cv["bag_of_words"]
-        out.print(
+        _print(
             f"{cv['folds']}-fold CV: accuracy {ours['accuracy']:.3f}, macro-F1 {ours['macro_f1']:.3f} "
             f"(bag of words: {bow['accuracy']:.3f} / {bow['macro_f1']:.3f})"
         )
-    out.print(f"wrote {target} (+ {target.with_suffix('.json').name})")
+    _print(f"wrote {target} (+ {target.with_suffix('.json').name})")
     if out_path is not None:
-        out.print(f"use it with MMRAG_ROUTER_PATH={target}")
+        _print(f"use it with MMRAG_ROUTER_PATH={target}")
 
 
 def eval_router(

@@ -42,10 +42,17 @@ def routing_prompt(question: str) -> str:
 
 
 def parse_routes(text: str) -> tuple[Route, ...]:
-    """Route names in the model's answer, in order of first mention, without duplicates."""
+    """Route names in the model's answer, in order of first mention, without duplicates.
+
+    "no" counts only as a whole answer item ("no", "no.", "no, image", "no retrieval"), not in "no idea".
+    """
     found: list[Route] = []
-    for word in re.findall(r"[a-z]+", text.lower()):
+    lowered = text.lower()
+    for match in re.finditer(r"[a-z]+", lowered):
+        word = match.group()
         alias = {"none": "no", "passage": "paragraph", "photo": "image", "picture": "image"}.get(word, word)
+        if alias == "no" and re.match(r"\s*(retrieval\b|[,.;:)\n]|$)", lowered[match.end() :]) is None:
+            continue
         if alias in Route._value2member_map_ and Route(alias) not in found:
             found.append(Route(alias))
     return tuple(found)

@@ -41,7 +41,7 @@ def select_routes(
     if top_p < confident or top_p - second_p < margin:
         mass = top_p
         for route, p in ranked[1:max_routes]:
-            if mass >= cumulative:
+            if mass >= cumulative - 1e-9:  # float sums like 0.48 + 0.42 fall just short
                 break
             selected.append(route)
             mass += p
