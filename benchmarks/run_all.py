@@ -1,6 +1,7 @@
 """Run every benchmark script in benchmarks/ (`bench_*.py`), one subprocess each, and summarise.
 
 Each script writes `benchmarks/results/<name>.json`; a failing script is reported and the others still run.
+Afterwards `benchmarks/RESULTS.md` is regenerated from every result file (`benchmarks.report`).
 Exit status 1 if any failed. Usage: python -m benchmarks.run_all [--only NAME ...] [--list]
 (`make bench` runs them all; NAME is the script name with or without `bench_`, e.g. `--only scale`.)
 """
@@ -55,6 +56,9 @@ def main() -> None:
         print(f"=== {name}", flush=True)
         code, seconds = run(name)
         outcomes.append((name, code, seconds))
+    from benchmarks.report import main as write_report
+
+    write_report()  # RESULTS.md from whatever results exist, this run's and earlier ones
     print("\n=== summary")
     for name, code, seconds in outcomes:
         print(f"{'ok    ' if code == 0 else 'FAILED'} {name:<28} {seconds:8.1f} s")
