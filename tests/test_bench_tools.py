@@ -1,0 +1,49 @@
+"""The benchmark runner, the RESULTS.md renderer and the scale benchmark's fit (no models, no timing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report, run_all
+from benchmarks.bench_scale import HashingTextEncoder, linear_fit
+
+pytestmark = pytest.mark.unit
+
+
+def test_run_all_discovers_and_selects_benchmarks() -> None:
+    names = run_all.discover()
+    assert {"bench_scale", "bench_indexing", "bench_matryoshka"} <= set(names)
+    assert run_all.select(names, ["scale", "bench_indexing"]) == ["bench_indexing", "bench_scale"]
+    with pytest.raises(SystemExit, match="unknown benchmark"):
+        run_all.select(names, ["nope"])
+
+
+def test_linear_fit_recovers_slope_and_r2() -> None:
+    fit = linear_fit([1000, 2000, 4000], [2.0, 4.0, 8.0])
+    assert fit["s_per_1k"] == pytest.approx(2.0) and fit["r2"] == pytest.approx(1.0)
+    assert linear_fit([1000, 2000, 3000, 4000], [1.0, 9.0, 2.0, 8.0])["r2"] < 0.5
+
+
+def test_stand_in_encoder_is_normalised_and_deterministic() -> None:
+    enc = HashingTextEncoder(dim=64)
+    a = enc.encode_documents(["shock waves in supersonic flow", ""])
+    assert a.shape == (2, 64) and a[0] @ a[0] == pytest.approx(1.0) and not a[1].any()
+    assert (enc.encode_documents(["shock waves in supersonic flow"])[0] == a[0]).all()
+
+
+def test_report_renders_known_and_unknown_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "indexing.json").write_text(
+        json.dumps(
+            {"documents": 1400, "bare_encoder_docs_per_s": 11.0, "pipeline_docs_per_s": 10.8, "ratio": 0.98}
+        )
+    )
+    (tmp_path / "other.json").write_text(
+        json.dumps({"when": "x", "nested": {"p50_ms": 1.23456}, "s": "text"})
+    )
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.render()
+    assert "## indexing" in text and "| 1400 | 11.0 | 10.8 | 0.98 | 0.95 |" in text
+    assert "## other" in text and "| nested.p50_ms | 1.2346 |" in text
