@@ -36,7 +36,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-b
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 ARTIFACTS = REPO / "test-artifacts"
 PHOTO = sorted(COCO.glob("*.jpg"))[5]
-PDF = PDF_DIR / "normal_4pages.pdf"
+PDF = PDF_DIR / "multi_page.pdf"
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +132,14 @@ def test_ask_shows_an_answer_with_a_citation(page: object) -> None:
     from playwright.sync_api import expect
 
     _open(page, "Chat")
-    page.get_by_placeholder("Ask a question about your files").fill("What is this document about?")  # type: ignore[attr-defined]
+    page.get_by_placeholder("Ask a question about your files").fill("How did word processors change writing?")  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    citation = page.get_by_text("[1] ", exact=False).first  # type: ignore[attr-defined]
-    expect(citation).to_be_visible(timeout=180_000)
-    citation.click()  # the expander opens the cited evidence
-    expect(page.locator("[data-testid=stExpanderDetails]").first).to_be_visible()  # type: ignore[attr-defined]
+    expander = page.locator("[data-testid=stExpander]").first  # type: ignore[attr-defined]
+    expect(expander).to_be_visible(timeout=180_000)
+    expect(expander).to_contain_text("[1]")
+    expect(page.locator("[data-testid=stChatMessage]").last).to_contain_text("[1]")  # type: ignore[attr-defined]
+    expander.locator("summary").click()  # the numbered citation opens its evidence
+    expect(expander.locator("[data-testid=stExpanderDetails]")).to_be_visible()
+    expect(expander.locator("[data-testid=stExpanderDetails]")).not_to_be_empty()
+    page.wait_for_timeout(1500)  # type: ignore[attr-defined]  # let the evidence picture paint
     _shot(page, "chat")

@@ -30,6 +30,8 @@ def sidebar() -> None:
                 f"API ready · {ready.get('points', 0)} segments indexed", icon=":material/check_circle:"
             )
             for space, reason in (ready.get("unavailable") or {}).items():
+                if reason.startswith("disabled"):
+                    continue  # switched off on purpose: not worth a warning
                 st.caption(f"{space}: unavailable ({reason[:120]})")
         elif status == "loading":
             st.info("API is loading its models…", icon=":material/hourglass_top:")

@@ -35,14 +35,14 @@ def _stream(question: str, final: dict[str, Any]) -> Iterator[str]:
 def chat_page() -> None:
     st.title("Chat")
     history: list[dict[str, Any]] = st.session_state.setdefault("chat", [])
-    if not history:
+    question = st.chat_input("Ask a question about your files")
+    if not history and not question:
         empty_state("Ask your files", "Answers cite their evidence as [1], [2], …: open a source to see the "
                     "passage, page, picture or video moment.")  # fmt: skip
     for i, turn in enumerate(history):
         with st.chat_message(turn["role"]):
             st.markdown(turn["text"])
             _citations(turn.get("citations", []), turn.get("question", ""), key=f"h{i}")
-    question = st.chat_input("Ask a question about your files")
     if not question:
         return
     history.append({"role": "user", "text": question})
