@@ -68,6 +68,10 @@ class RagPipeline:
         self.generator = generator
         self.settings = settings
         self.candidates = candidates
+        if getattr(generator, "text_encoder", False) is None:
+            # The extractive generator matches meaning with the text encoder when it has one; the factory
+            # builds it from settings alone, so lend it the retriever's (already loaded) encoder.
+            generator.text_encoder = retriever.text_encoder  # type: ignore[attr-defined]
 
     def ask(self, question: str) -> Answer:
         """Route, retrieve, rerank, select and answer; `Answer.timings` has seconds per stage."""

@@ -26,8 +26,143 @@ from generation.prompts import IDK
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}|\n(?=[-*•]\s)")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_ANAPHOR = re.compile(r"(their|its|it|they|these|this|those|he|she|his|her|the latter|the former)\b", re.I)
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "tell", "know", "name", "give", "find", "show", "list", "describe", "please", "does", "did", "many", "much", "kind", "type", "called"]
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "tell",
+        "know",
+        "name",
+        "give",
+        "find",
+        "show",
+        "list",
+        "describe",
+        "please",
+        "does",
+        "did",
+        "many",
+        "much",
+        "kind",
+        "type",
+        "called",
+    ]
 )
 
 
@@ -122,12 +257,20 @@ class ExtractiveGenerator:
 
     # --- text ------------------------------------------------------------------------------------------
     def _sentences(self, evidence: Sequence[Hit]) -> list[_Sentence]:
+        """Candidate sentences; one that opens with a pronoun ("Their skin...") also comes joined to the
+        sentence before it, so the candidate says what "their" is and can match the question's subject."""
         out = []
         for n, hit in enumerate(evidence, start=1):
+            previous = ""
             for piece in _SENTENCE_END.split(hit.segment.text):
                 text = " ".join(piece.split())
-                if len(text.split()) >= 3:
-                    out.append(_Sentence(n=n, text=text, terms=self._terms(text)))
+                if len(text.split()) < 3:
+                    continue
+                out.append(_Sentence(n=n, text=text, terms=self._terms(text)))
+                if previous and _ANAPHOR.match(text):
+                    joined = f"{previous.rstrip(' .')}. {text}"
+                    out.append(_Sentence(n=n, text=joined, terms=self._terms(joined)))
+                previous = text
         return out
 
     def _terms(self, text: str) -> frozenset[str]:
