@@ -233,6 +233,7 @@ class Indexer:
         for item in pending.items:
             for name, image in item.media.items():
                 self.media.save(source.source_id, name, image)
+            item.media = {}  # saved: don't hold page renders in memory while the batch fills
         self.manifest.begin(source)
 
     def record_failure(self, source: Source | None, uri: str, error: str, report: IndexReport) -> None:
