@@ -179,6 +179,7 @@ def eval_router(
 def eval_images(
     images: Annotated[Path, typer.Option("--images", help="Folder of images.")],
     captions: Annotated[Path, typer.Option("--captions", help="COCO captions JSON for those images.")],
+    limit: Annotated[int, typer.Option(min=0, help="Only the first N images (0: all).")] = 0,
     json_out: JsonOpt = True,
 ) -> None:
     """Text→image and image→text Recall@1/5/10 with the configured CLIP model."""
@@ -191,7 +192,7 @@ def eval_images(
     if encoder is None:
         raise fail(f"no CLIP model: {container.unavailable.get('image', 'disabled')}", 1)
     try:
-        result = evaluate_images(encoder, images, captions)
+        result = evaluate_images(encoder, images, captions, limit)
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
     result["clip_model"] = container.settings.clip_model

@@ -21,7 +21,9 @@ from core.protocols import ImageEncoder, TextEncoder
 KS = (1, 5, 10)
 
 
-def load_coco_captions(images_dir: Path, captions_file: Path) -> tuple[list[Path], list[str], list[int]]:
+def load_coco_captions(
+    images_dir: Path, captions_file: Path, limit: int = 0
+) -> tuple[list[Path], list[str], list[int]]:
     """Image paths present in `images_dir`, captions, and each caption's image index.
 
     Raises:
@@ -36,7 +38,7 @@ def load_coco_captions(images_dir: Path, captions_file: Path) -> tuple[list[Path
     present = {iid: p for iid, p in images.items() if p.is_file()}
     if not present:
         raise InvalidRequestError(f"{images_dir}: none of the captioned images are there")
-    order = sorted(present)
+    order = sorted(present)[: limit or None]
     index = {iid: i for i, iid in enumerate(order)}
     captions = [(index[iid], text.strip()) for iid, text in annotations if iid in index]
     return [present[i] for i in order], [c for _, c in captions], [i for i, _ in captions]
@@ -47,19 +49,22 @@ def recall_at(ranks: np.ndarray) -> dict[str, float]:
     return {f"R@{k}": round(float(np.mean(ranks < k)), 4) for k in KS}
 
 
-def evaluate_images(encoder: ImageEncoder, images_dir: Path, captions_file: Path) -> dict[str, Any]:
+def evaluate_images(
+    encoder: ImageEncoder, images_dir: Path, captions_file: Path, limit: int = 0
+) -> dict[str, Any]:
     """Text→image and image→text Recall@1/5/10 on a captioned image folder.
 
     Args:
         encoder: A CLIP encoder (image tower `encode_images`, text tower `encode_queries`).
         images_dir: Folder with the images.
         captions_file: COCO captions JSON (`images`, `annotations`).
+        limit: Use only the first `limit` images (by id) and their captions; 0 = all.
     """
     from PIL import Image
 
     if not isinstance(encoder, TextEncoder):
         raise InvalidRequestError("image evaluation needs a CLIP-style encoder with a text tower")
-    paths, captions, owner = load_coco_captions(images_dir, captions_file)
+    paths, captions, owner = load_coco_captions(images_dir, captions_file, limit)
     start = time.perf_counter()
     pictures = []
     for path in paths:

@@ -126,3 +126,33 @@ def test_langchain_retriever_returns_documents(indexed: Any) -> None:
     assert "eggs" in docs[0].page_content
     routed = MmragRetriever(container=indexed, k=2, routed=True).invoke("When was the Zorblat bridge built?")
     assert routed and routed[0].metadata["uri"].endswith("bridges.md")
+
+
+def test_cli_eval_images_with_the_tiny_clip(make_container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """COCO photos and captions with the tiny random CLIP: proves the plumbing, the recalls are chance level."""
+    from app import cli_rag
+    from app.cli import app
+    from tests.conftest import DATA
+
+    monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container(ocr=False))
+    coco = DATA / "coco-mini-train"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "images",
+            "--images",
+            str(coco / "images"),
+            "--captions",
+            str(coco / "captions.json"),
+            "--limit",
+            "20",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["images"] == 20 and data["captions"] >= 100
+    for direction in ("text_to_image", "image_to_text"):
+        recalls = [data[direction][f"R@{k}"] for k in (1, 5, 10)]
+        assert all(0.0 <= r <= 1.0 for r in recalls) and recalls == sorted(recalls)
+    assert data["clip_model"].startswith("local-dir:")
