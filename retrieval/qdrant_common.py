@@ -75,8 +75,12 @@ def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-OVERSAMPLING = {"int8": 2.0, "binary": 3.0}
-"""Candidates fetched per wanted hit from quantized vectors before rescoring with the originals."""
+OVERSAMPLING = {"int8": 2.0, "binary": 10.0}
+"""Candidates fetched per wanted hit from quantized vectors before rescoring with the originals.
+
+One bit per dimension of a 384-d vector ranks coarsely: at 100k MiniLM-shaped vectors, recall@10 after
+rescoring was 0.745 with 3x oversampling and 0.995 with 10x (int8 needs only 2x for 0.999).
+"""
 
 
 def search_params(models: Any, hnsw_ef: int, quantization: str) -> Any:
