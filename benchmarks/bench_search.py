@@ -233,11 +233,11 @@ def main() -> None:
         _emit(serve(Path(args.serve[1]), args.serve[0], args.ef))
         return
     base_vectors(args.base)  # encode (and cache) once, outside the timed workers
-    results = _load(args.out)
     for size in args.sizes:
         for quant in args.quantization:
             row = _measure(size, quant, args)
             logger.info("%s", json.dumps(row))
+            results = _load(args.out)  # re-read: another run may have saved rows meanwhile
             results = [r for r in results if (r["size"], r["quantization"]) != (size, quant)] + [row]
             _save(args.out, results, args.base)
 
