@@ -172,3 +172,27 @@ def test_cli_route_and_eval_router(
     report = json.loads(result.stdout)
     assert {"accuracy", "macro_f1", "per_route"} <= set(report) and report["n"] == 18
     assert set(report["per_route"]) == {r.value for r in Route} and report["accuracy"] >= 0.7
+
+
+def test_cli_router_train_writes_weights_the_router_then_uses(
+    make_container: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from app import cli_rag
+    from app.cli import app
+
+    monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container(ocr=False))
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _sample(4, seed=5)))
+    result = CliRunner().invoke(app, ["router", "train", str(data), "--folds", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    weights = Path(report["weights"])
+    assert weights == make_container().settings.home / "router_weights.npz" and weights.is_file()
+    assert report["examples"] == 24 and report["cross_validation"] == {}
+    # Without MMRAG_ROUTER_PATH the user's retrained weights replace the shipped ones.
+    router = build_router(make_container().settings, make_container().text_encoder, ExtractiveGenerator())
+    assert isinstance(router, TrainedRouter) and router.weights_path == weights
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "x", "route": "podcast"}\n')
+    result = CliRunner().invoke(app, ["router", "train", str(bad)])
+    assert result.exit_code == 1 and "unknown route" in result.output
