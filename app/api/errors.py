@@ -7,6 +7,7 @@ because its only job is to turn an oversized request into a clean 413 before it 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -87,10 +88,33 @@ async def _mmrag_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(status, code, str(exc) or type(exc).__name__)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every documented method at this path (Starlette names only the first matching route's)."""
+    app = request.app
+    table = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"),
+                {m.upper() for m in ops},
+            )
+            for path, ops in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow_table = table
+    methods: set[str] = set()
+    for pattern, ops in table:
+        if pattern.match(request.url.path):
+            methods |= ops | ({"HEAD"} if "GET" in ops else set())
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or CODE_OF_STATUS.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return error_response(exc.status_code, code, str(exc.detail), headers or None)
 
 
 def _describe(err: dict[str, Any]) -> str:

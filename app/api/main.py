@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -86,6 +87,37 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container.close()
 
 
+MUTATING = {("post", "/v1/sources"), ("delete", "/v1/sources/{source_id}")}
+
+
+def _refine_openapi(app: FastAPI, settings: Settings) -> None:
+    """Say in the spec that reads take a key but do not require one (unless MMRAG_AUTH_ALL), and more.
+
+    FastAPI lists the key schemes as required wherever they are declared; an empty requirement `{}` in
+    `security` is OpenAPI's way to say "or no credentials".
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            # FastAPI drops constraints on a list of files; an upload needs at least one
+            body = spec.get("components", {}).get("schemas", {}).get("Body_upload_v1_sources_post")
+            if body is not None:
+                body["properties"]["files"].update(minItems=1, maxItems=settings.max_upload_files)
+            for path, ops in spec.get("paths", {}).items():
+                for method, op in ops.items():
+                    optional = not settings.api_keys or (
+                        (method, path) not in MUTATING and not settings.auth_all
+                    )
+                    if "security" in op and optional:
+                        op["security"] = [{}, *op["security"]]
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for these settings (default: from the environment)."""
     settings = settings or Settings()
@@ -103,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.runner = JobRunner(app.state.jobs, uploads, lambda: app.state.container.indexer)
     install_error_handlers(app)
+    _refine_openapi(app, settings)
     for module in (health, sources, jobs, search, ask, media):
         app.include_router(module.router)
     app.add_middleware(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from core.types import Granularity, Hit, Modality
 
@@ -85,12 +85,17 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"query": "a dog catching a frisbee", "k": 5, "modality": ["image"]}]
+            "examples": [{"query": "a dog catching a frisbee", "k": 5, "modality": ["image"]}],
+            # a query with a non-blank character, or an image (or both)
+            "anyOf": [
+                {"required": ["query"], "properties": {"query": {"pattern": "\\S"}}},
+                {"required": ["image"]},
+            ],
         },
     )
 
     query: str = Field("", max_length=2000, description="What to look for. May be empty when `image` is set.")
-    k: int = Field(10, ge=1, le=100, description="How many hits to return.")
+    k: StrictInt = Field(10, ge=1, le=100, description="How many hits to return.")
     modality: list[Modality] = Field(default_factory=list, description="Keep only these modalities.")
     granularity: list[Granularity] = Field(default_factory=list, description="Keep only these granularities.")
     source_ids: list[str] = Field(
@@ -123,7 +128,7 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(min_length=1, max_length=4000)
-    stream: bool = Field(False, description="Stream Server-Sent Events instead of one JSON answer.")
+    stream: StrictBool = Field(False, description="Stream Server-Sent Events instead of one JSON answer.")
 
 
 class CitationOut(BaseModel):

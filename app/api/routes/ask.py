@@ -116,8 +116,9 @@ def _events(request: Request, container: Container, rag: Any, question: str) -> 
     dependencies=[ReadDep],
     summary="Answer a question with numbered citations (JSON, or SSE with `stream: true`)",
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": SSE_DOC}}},
-        **error_responses(401, 422, 503),
+        # each event's `data` is JSON of a shape that depends on the event: any JSON value
+        200: {"content": {"text/event-stream": {"schema": {"description": SSE_DOC}}}},
+        **error_responses(400, 401, 422, 503),
     },
 )
 def ask(body: AskRequest, request: Request, container: ContainerDep) -> Any:
