@@ -303,6 +303,26 @@ def eval_beir(
     emit_json(result)
 
 
+@app.command("export-onnx")
+def export_onnx(
+    out_dir: Annotated[Path | None, typer.Option(help="Export root (default: $MMRAG_HOME/onnx).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export the text encoder (and CLIP towers, when loadable) to ONNX for MMRAG_TEXT_BACKEND=onnx."""
+    from core.settings import Settings
+    from indexing.onnx_export import export_onnx as export
+
+    try:
+        written = export(Settings(), out_dir)
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    if json_out:
+        emit_json({"exported": [str(p) for p in written]})
+    else:
+        for path in written:
+            out.print(f"exported {path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
