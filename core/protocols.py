@@ -28,7 +28,9 @@ class TextEncoder(Protocol):
     """Embeds text into one space. Queries and documents take separate paths (instruction prefixes)."""
 
     space: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def encode_queries(self, texts: Sequence[str]) -> Vector: ...
 
@@ -40,7 +42,9 @@ class ImageEncoder(Protocol):
     """Embeds images into one space. CLIP-style encoders also implement `TextEncoder` for that space."""
 
     space: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def encode_images(self, images: Sequence[Image]) -> Vector: ...
 
