@@ -43,10 +43,11 @@ class QdrantEdgeStore:
 
     Args:
         path: Folder of the shard (created by `ensure`).
-        hnsw_ef: HNSW search breadth; higher = better recall, slower. 128 gives ~0.97 recall@10 at 1M
-            MiniLM-shaped vectors, 256 ~0.985.
+        hnsw_ef: HNSW search breadth; higher = better recall, slower. At 100k MiniLM-shaped vectors 128
+            gives recall@10 0.9997 (benchmarks/results/search.json); 1M needs ~256 for >= 0.98.
         quantization: "none", "int8" (scalar, 4x smaller in RAM) or "binary" (32x); quantized searches
-            oversample and rescore with the original vectors.
+            oversample and rescore with the original vectors, which then stay on disk. Fixed when the
+            store is created (the vectors' memory placement cannot change later).
     """
 
     def __init__(self, path: Path, hnsw_ef: int = 128, quantization: str = "none") -> None:
