@@ -46,8 +46,9 @@ class QdrantEdgeStore:
         hnsw_ef: HNSW search breadth; higher = better recall, slower. At 100k MiniLM-shaped vectors 128
             gives recall@10 0.9997 (benchmarks/results/search.json); 1M needs ~256 for >= 0.98.
         quantization: "none", "int8" (scalar, 4x smaller in RAM) or "binary" (32x); quantized searches
-            oversample and rescore with the original vectors, which then stay on disk. Fixed when the
-            store is created (the vectors' memory placement cannot change later).
+            oversample and rescore with the original vectors, kept on disk when the store is created
+            quantized. Changing it for an existing store applies at the next `optimize()`, but the
+            originals keep the memory placement they were created with.
     """
 
     def __init__(self, path: Path, hnsw_ef: int = 128, quantization: str = "none") -> None:
