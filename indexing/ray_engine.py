@@ -252,6 +252,8 @@ class RayIndexer:
         import ray.data
 
         ray.data.DataContext.get_current().enable_progress_bars = False
+        if not log.isEnabledFor(logging.INFO):  # Ray Data's plan/progress lines would clutter the CLI
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
         gpus = int(ray.cluster_resources().get("GPU", 0))
         args = {"factory": self.components, "settings": self.settings.model_dump()}
         rows = [{"path": path, "source": pickle.dumps(p.source)} for p, path in run.planned.values()]
