@@ -134,10 +134,11 @@ class Container:
             manifest=self.manifest,
             media=self.media,
             batch_size=self.settings.batch_size,
-            hooks=self._record_hooks(),
+            hooks=self.record_hooks(),
         )
 
-    def _record_hooks(self) -> list[RecordHook]:
+    def record_hooks(self) -> list[RecordHook]:
+        """Index-time extras that run after the built-in encoders (GRAM vectors of clips, the mm space)."""
         from indexing.gram_hook import GramHook
         from indexing.mm_space import mm_record_hook
 

@@ -46,7 +46,7 @@ class ContainerStageComponents:
     @property
     def hooks(self) -> Sequence[RecordHook]:
         # The same hooks the local indexer gets (GRAM vectors, optional spaces).
-        return self.container._record_hooks()
+        return self.container.record_hooks()
 
 
 def ray_indexer(container: Container, address: str | None = None, actors: int = 2) -> RayIndexer:
