@@ -2,7 +2,7 @@
 
 Both sides encode the same Cranfield documents with the same model: the bare side calls
 `encode_documents` directly; the pipeline side runs `Indexer.index_extracted` (text + lexical encoding and
-upserts into the embedded Qdrant engine). Usage: python -m benchmarks.bench_indexing [--docs N]
+upserts into the embedded Qdrant engine), alternating with the bare side chunk by chunk. Usage: python -m benchmarks.bench_indexing [--docs N]
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+CHUNK = 200  # documents per alternation
 
 
 def main() -> None:
@@ -34,13 +36,17 @@ def main() -> None:
         container = Container(Settings(home=Path(tmp), clip_model="", ocr=False, qdrant_url=None))
         encoder = container.text_encoder
         encoder.encode_documents(texts[:64])  # warm-up, both sides benefit equally
-        t0 = time.perf_counter()
-        encoder.encode_documents(texts)
-        bare_s = time.perf_counter() - t0
         container.store  # noqa: B018  (collection creation is not part of indexing throughput)
-        t0 = time.perf_counter()
-        container.indexer.index_extracted(items)
-        pipeline_s = time.perf_counter() - t0
+        # Alternate the two sides chunk by chunk, so a change in machine load hits both equally.
+        bare_s = pipeline_s = 0.0
+        for start in range(0, len(items), CHUNK):
+            t0 = time.perf_counter()
+            encoder.encode_documents(texts[start : start + CHUNK])
+            t1 = time.perf_counter()
+            container.indexer.index_extracted(items[start : start + CHUNK])
+            t2 = time.perf_counter()
+            bare_s += t1 - t0
+            pipeline_s += t2 - t1
         stored = container.store.count()
         container.close()
     write_result(
@@ -51,7 +57,7 @@ def main() -> None:
             "bare_encoder_docs_per_s": round(len(texts) / bare_s, 2),
             "pipeline_docs_per_s": round(len(texts) / pipeline_s, 2),
             "ratio": round(bare_s / pipeline_s, 3),
-            "target_ratio": 0.9,
+            "target_ratio": 0.95,
         },
     )
 
