@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     clip_window_s: float = 30.0
 
     # Retrieval and RAG
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["rrf", "weighted"] = "weighted"  # measured better on Cranfield and Vaswani (benchmarks)
     candidates: int = 100
     router: Literal["trained", "llm", "all"] = "trained"
     router_path: Path | None = None

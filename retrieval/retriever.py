@@ -33,7 +33,7 @@ class Retriever:
         image_encoder: ImageEncoder | None,
         lexical: LexicalEncoder,
         mm_encoder: MllmEmbedder | None = None,
-        fusion: str = "rrf",
+        fusion: str = "weighted",
         candidates: int = 100,
         weights: Mapping[str, float] | None = None,
     ) -> None:
