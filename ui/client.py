@@ -119,7 +119,7 @@ def _error(response: httpx.Response) -> ApiError:
 
 
 def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:

@@ -171,7 +171,9 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         denied = self.auth(headers) if self.auth is not None else None
         if denied is not None:
-            await error_response(401, denied.code, str(denied.detail), denied.headers)(scope, receive, send)
+            await error_response(401, denied.code, str(denied.detail), dict(denied.headers or {}))(
+                scope, receive, send
+            )
             return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:

@@ -148,7 +148,8 @@ class JobStore:
                 "WHERE job_id = ? ORDER BY idx",
                 (job_id,),
             ).fetchall()
-        return Job(*row, files=tuple(JobFile(*f) for f in files))
+        job_id, state, created_at, updated_at, error = row
+        return Job(job_id, state, created_at, updated_at, error, files=tuple(JobFile(*f) for f in files))
 
     def unfinished(self) -> list[str]:
         """Ids of jobs that were queued or running, oldest first."""

@@ -297,7 +297,7 @@ class Health(BaseModel):
 
 
 _ERROR_TEXT = {
-    400: "The request is malformed (bad filter, empty query, unreadable image).",
+    400: "The request is malformed (bad JSON or multipart body, empty query, unreadable image).",
     401: "An API key is required or the key is wrong.",
     404: "No such item.",
     413: "The upload is larger than MMRAG_MAX_UPLOAD_MB or has more files than MMRAG_MAX_UPLOAD_FILES.",

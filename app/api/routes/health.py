@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -23,9 +25,9 @@ def healthz() -> Health:
 )
 def readyz(request: Request) -> Health | JSONResponse:
     state = request.app.state
-    auth = "enabled" if state.settings.api_keys else "disabled"
+    auth: Literal["enabled", "disabled"] = "enabled" if state.settings.api_keys else "disabled"
     if not state.ready:
-        status = "unavailable" if state.load_error else "loading"
+        status: Literal["unavailable", "loading"] = "unavailable" if state.load_error else "loading"
         body = Health(status=status, error=state.load_error, auth=auth)
         return JSONResponse(body.model_dump(), status_code=503)
     container = state.container

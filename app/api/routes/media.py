@@ -28,8 +28,8 @@ def get_media(segment_id: str, container: ContainerDep) -> FileResponse:
     except ValueError:
         raise NotFoundError(f"no segment {segment_id!r}") from None
     segments = container.store.get([segment_id])
-    if not segments or not segments[0].media_ref:
+    media_ref = segments[0].media_ref if segments else None
+    if not media_ref:
         raise NotFoundError(f"no media for segment {segment_id}")
-    seg = segments[0]
-    path = container.media.path(seg.source_id, seg.media_ref)
+    path = container.media.path(segments[0].source_id, media_ref)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

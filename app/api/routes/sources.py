@@ -40,7 +40,7 @@ def file_url(request: Request, source_id: str) -> str | None:
     response_model=JobAccepted,
     dependencies=[ApiKeyDep],
     summary="Upload files to index (one or many); returns a job to follow",
-    responses=error_responses(401, 413, 422, 503),
+    responses=error_responses(400, 401, 413, 422, 503),
 )
 def upload(
     files: Annotated[
