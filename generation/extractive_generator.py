@@ -181,6 +181,7 @@ class ExtractiveGenerator:
         min_score: Best sentence score needed to answer instead of abstaining.
         relative: Further sentences are added when they score at least this fraction of the best.
         max_sentences: Most sentences in an answer.
+        max_embedded: Most candidate sentences embedded per answer (those with the best word coverage).
     """
 
     name = "extractive"
@@ -192,11 +193,13 @@ class ExtractiveGenerator:
         min_score: float = 0.35,
         relative: float = 0.9,
         max_sentences: int = 2,
+        max_embedded: int = 24,
     ) -> None:
         self.text_encoder = text_encoder
         self.min_score = min_score
         self.relative = relative
         self.max_sentences = max_sentences
+        self.max_embedded = max_embedded
         self._stemmer = None
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
@@ -229,8 +232,12 @@ class ExtractiveGenerator:
         coverage = self._coverage(q_terms, sentences)
         if self.text_encoder is None:
             return coverage
+        # Embedding every sentence of long evidence dominates the answer's latency on CPU; the sentences
+        # sharing the fewest words with the question are scored on those words alone.
+        embed = np.argsort(-coverage, kind="stable")[: self.max_embedded]
+        cos = np.zeros(len(sentences))
         q = self.text_encoder.encode_queries([query])[0]
-        cos = self.text_encoder.encode_documents([s.text for s in sentences]) @ q
+        cos[embed] = self.text_encoder.encode_documents([sentences[i].text for i in embed]) @ q
         return 0.5 * coverage + 0.5 * np.clip(cos, 0.0, 1.0)
 
     def _coverage(self, q_terms: frozenset[str], sentences: Sequence[_Sentence]) -> np.ndarray:
