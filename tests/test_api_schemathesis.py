@@ -6,6 +6,7 @@ schemas. Requests carry the API key (so the fuzzer reaches past auth); auth itse
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -37,7 +38,12 @@ schema = schemathesis.openapi.from_dict(_spec())
 
 
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("MMRAG_FUZZ_EXAMPLES", "20")),
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_server_errors_and_responses_match_the_spec(
     case: schemathesis.Case, shared_api: ApiServer
 ) -> None:
