@@ -6,13 +6,15 @@ The TOML file is `$MMRAG_CONFIG` or `$MMRAG_HOME/config.toml`, with the same key
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -97,12 +99,25 @@ class Settings(BaseSettings):
     openai_api_key: str = "none"
 
     # API
-    api_keys: list[str] = Field(default_factory=list, description="Keys accepted on mutating endpoints.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Keys accepted on mutating endpoints: a JSON list or comma-separated."
+    )
     auth_all: bool = False
     max_upload_mb: int = 200
     max_upload_files: int = 50
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _list_from_env(cls, v: Any) -> Any:
+        """Accept `["a", "b"]` (JSON) or `a,b` from the environment."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
 
     @field_validator("home", mode="after")
     @classmethod
