@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -200,7 +201,7 @@ class ExtractiveGenerator:
         self.relative = relative
         self.max_sentences = max_sentences
         self.max_embedded = max_embedded
-        self._stemmer = None
+        self._stemmer: Any = None
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
         """The best matching sentences with their citations, or an abstention."""

@@ -72,7 +72,8 @@ class TransformersGenerator(PromptedGenerator):
                     device = "cuda" if torch.cuda.is_available() else "cpu"
                 dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
                 self._processor = AutoProcessor.from_pretrained(name)
-                self._model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype).to(device).eval()
+                model: Any = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+                self._model = model.to(device).eval()
             except Exception as exc:  # loader failures: which model and why, one line
                 raise ModelUnavailableError(
                     f"generator model {self.model_name!r} could not be loaded: {type(exc).__name__}: "

@@ -81,7 +81,8 @@ class MllmReranker:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             self._processor = AutoProcessor.from_pretrained(name)
-            self._model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype).to(device).eval()
+            model: Any = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+            self._model = model.to(device).eval()
         except Exception as exc:  # any loader failure: which model and why, in one line
             raise ModelUnavailableError(
                 f"mllm reranker {self.model_name!r} could not be loaded: {type(exc).__name__}: "
