@@ -168,7 +168,7 @@ class Container:
     def generator(self) -> Generator:
         from generation.generators import build_generator
 
-        return build_generator(self.settings)
+        return build_generator(self.settings, text_encoder=self.text_encoder)
 
     @cached_property
     def router(self) -> Router:

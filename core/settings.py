@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     router_path: Path | None = None
     reranker: Literal["embedding", "cross-encoder", "mllm", "none"] = "embedding"
     reranker_model: str = ""
+    clip_fusion: Literal["gram", "mean"] = Field(
+        "gram", description="How a clip's frame/speech/on-screen-text vectors meet the query (reranker)."
+    )
     rerank_threshold: float = 0.7
     rerank_min_k: int = 1
     rerank_max_k: int = 5
@@ -100,7 +103,8 @@ class Settings(BaseSettings):
 
     # API
     api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Keys accepted on mutating endpoints: a JSON list or comma-separated."
+        default_factory=list,
+        description="Keys accepted on mutating endpoints: a JSON list or comma-separated.",
     )
     auth_all: bool = False
     max_upload_mb: int = 200

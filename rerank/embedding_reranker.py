@@ -35,16 +35,25 @@ class EmbeddingReranker:
         text_encoder: The `text` space encoder.
         image_encoder: The CLIP encoder (also a text encoder for its space), or None.
         clip_scale: Multiplier putting CLIP cosines and GRAM scores on the text cosine's scale.
+        clip_fusion: How a clip's modality vectors (frames, speech, on-screen text) meet the query:
+            "gram" (Gramian-volume similarity, on the cosine scale) or "mean" (mean cosine).
     """
 
     name = "embedding"
 
     def __init__(
-        self, text_encoder: TextEncoder, image_encoder: ImageEncoder | None = None, clip_scale: float = 2.0
+        self,
+        text_encoder: TextEncoder,
+        image_encoder: ImageEncoder | None = None,
+        clip_scale: float = 2.0,
+        clip_fusion: str = "gram",
     ) -> None:
+        if clip_fusion not in ("gram", "mean"):
+            raise ValueError(f"clip_fusion must be 'gram' or 'mean', not {clip_fusion!r}")
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.clip_scale = clip_scale
+        self.clip_fusion = clip_fusion
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Hits best first, each with `score` = `scores["rerank"]`."""
@@ -82,10 +91,11 @@ class EmbeddingReranker:
             return 0.0
         gram: dict[str, Any] = seg.metadata.get("gram") or {}
         if clip_query is not None and gram:
-            from retrieval.gram import gram_score
+            from retrieval.gram import gram_similarity, mean_cosine_score
 
             vectors = [np.asarray(v, dtype=np.float32) for v in gram.values() if v is not None and len(v)]
             if vectors:
-                return self.clip_scale * float(gram_score(clip_query, vectors))
+                fuse = gram_similarity if self.clip_fusion == "gram" else mean_cosine_score
+                return self.clip_scale * max(0.0, float(fuse(clip_query, vectors)))
         image = hit.scores.get("image")
         return self.clip_scale * max(0.0, float(image)) if image is not None else 0.0

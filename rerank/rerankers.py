@@ -56,7 +56,7 @@ def build_reranker(
     if name == "embedding":
         from rerank.embedding_reranker import EmbeddingReranker
 
-        return EmbeddingReranker(text_encoder, image_encoder)
+        return EmbeddingReranker(text_encoder, image_encoder, clip_fusion=settings.clip_fusion)
     if name == "cross-encoder":
         from rerank.cross_encoder_reranker import CrossEncoderReranker
 

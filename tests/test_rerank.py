@@ -67,8 +67,9 @@ def _clip_hit(key: str, gram: dict[str, list[float]]) -> Hit:
     return replace(hit, segment=seg)
 
 
-def test_embedding_reranker_scores_clips_with_gram(text_encoder: Any, clip: Any) -> None:
-    from retrieval.gram import gram_score
+@pytest.mark.parametrize("fusion", ["gram", "mean"])
+def test_embedding_reranker_scores_clips_with_gram(text_encoder: Any, clip: Any, fusion: str) -> None:
+    from retrieval.gram import gram_similarity, mean_cosine_score
 
     query = "a dog running on the beach"
     aligned = clip.encode_documents([query, query])
@@ -77,11 +78,13 @@ def test_embedding_reranker_scores_clips_with_gram(text_encoder: Any, clip: Any)
         _clip_hit("tea", {"speech": unrelated[0].tolist(), "ocr": unrelated[1].tolist()}),
         _clip_hit("bridge", {"speech": aligned[0].tolist(), "ocr": aligned[1].tolist()}),
     ]
-    reranker = EmbeddingReranker(text_encoder, clip, clip_scale=2.0)
+    reranker = EmbeddingReranker(text_encoder, clip, clip_scale=2.0, clip_fusion=fusion)
     out = reranker.rerank(query, hits)
     assert out[0].segment.uri == "bridge.txt"
     q = clip.encode_queries([query])[0]
-    expected = 2.0 * gram_score(q, [np.asarray(v) for v in hits[0].segment.metadata["gram"].values()])
+    score = gram_similarity if fusion == "gram" else mean_cosine_score
+    vectors = [np.asarray(v) for v in hits[0].segment.metadata["gram"].values()]
+    expected = 2.0 * max(0.0, score(q, vectors))
     assert out[1].score == pytest.approx(expected, abs=1e-5)
 
 
