@@ -115,7 +115,13 @@ class VectorStore(Protocol):
 
     def count(self, flt: SearchFilter | None = None) -> int: ...
 
-    def close(self) -> None: ...
+    def optimize(self) -> bool:
+        """Build search indexes for what was written (HNSW); True if anything changed."""
+        ...
+
+    def close(self) -> None:
+        """Optimize if anything was written, flush and release."""
+        ...
 
 
 class Router(Protocol):

@@ -238,6 +238,11 @@ class JobRunner:
             if f.state not in FINISHED:
                 self._run_file(job_id, f)
         self._finish(job_id)
+        # A long-running server never closes the store, so build the search index after each job.
+        try:
+            self._indexer().store.optimize()
+        except Exception:
+            log.exception("building the index after job %s failed; searches stay exact but slower", job_id)
 
     def _run_file(self, job_id: str, f: JobFile) -> None:
         path = self.uploads.path(f.stored)
