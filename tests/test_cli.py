@@ -77,7 +77,9 @@ def test_eval_beir_json_shape(mmrag_home: Path, tmp_path: Path) -> None:
     qrels = (src / "qrels" / "test.tsv").read_text().splitlines()
     keep = [row for row in qrels[1:] if row.split("\t")[0] in {"1", "2", "4"}]
     docs = {row.split("\t")[1] for row in keep}
-    corpus = [line for line in (src / "corpus.jsonl").read_text().splitlines() if json.loads(line)["_id"] in docs]
+    corpus = [
+        line for line in (src / "corpus.jsonl").read_text().splitlines() if json.loads(line)["_id"] in docs
+    ]
     (small / "corpus.jsonl").write_text("\n".join(corpus[:40]) + "\n")
     (small / "queries.jsonl").write_text((src / "queries.jsonl").read_text())
     (small / "qrels" / "test.tsv").write_text("\n".join([qrels[0], *keep]) + "\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.types import Granularity, Modality, SearchFilter
-from tests.conftest import DATA, SAMPLES
+from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.integration
 
