@@ -39,6 +39,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy core indexing retrieval rerank generation app ui
 
 bench: install
 	$(OFFLINE) $(PY) -m benchmarks.run_all

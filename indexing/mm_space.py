@@ -231,6 +231,9 @@ class TextToImageView:
     def dim(self) -> int:
         return self.encoder.dim
 
+    def load(self) -> None:
+        self.encoder.load()
+
     def encode_images(self, images: Sequence[Image]) -> Vector:
         return self.encoder.encode_images(images)
 

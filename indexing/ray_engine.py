@@ -257,7 +257,7 @@ class RayIndexer:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         args = {"factory": self.components, "settings": self.settings.model_dump()}
         rows = [{"path": path, "source": pickle.dumps(p.source)} for p, path in run.planned.values()]
-        ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.actors))
+        ds: Any = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.actors))
         ds = ds.map_batches(
             ExtractStage,
             fn_constructor_kwargs=args,
