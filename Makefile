@@ -27,7 +27,7 @@ system-deps:
 	fi
 
 demo: install
-	$(BIN)/mmrag index samples
+	$(BIN)/mmrag index samples/files
 	$(BIN)/mmrag search "a cup of coffee"
 	$(BIN)/mmrag search "is the footbridge open"
 

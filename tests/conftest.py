@@ -22,7 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-SAMPLES = REPO / "samples"
+SAMPLES = REPO / "samples" / "files"
 
 _real_connect = socket.socket.connect
 

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    """A writable copy of the sample files plus one real PDF."""
+    """A writable copy of the sample files."""
     folder = tmp_path / "corpus"
-    shutil.copytree(SAMPLES, folder, ignore=shutil.ignore_patterns("README.md"))
+    shutil.copytree(SAMPLES, folder)
     return folder
 
 
