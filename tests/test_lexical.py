@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app.eval_beir import ndcg_at
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder, term_index
 from retrieval.qdrant_edge_store import QdrantEdgeStore
-from tests.fixtures.beir_lexical import BEIR_DIR, lexical_ndcg, ndcg_at_k
+from tests.fixtures.beir_lexical import BEIR_DIR, lexical_ndcg
 
 # Mostly fast checks, but the Cranfield test runs the real engine on real data.
 pytestmark = pytest.mark.integration
@@ -65,7 +66,7 @@ def test_invalid_parameters_are_rejected() -> None:
 
 
 def test_ndcg_matches_a_hand_computed_value() -> None:
-    got = ndcg_at_k(["a", "x", "b"], {"a": 1, "b": 2}, k=10)
+    got = ndcg_at(["a", "x", "b"], {"a": 1, "b": 2}, k=10)
     expected = (1 + 2 / math.log2(4)) / (2 + 1 / math.log2(3))
     assert got == pytest.approx(expected)
 

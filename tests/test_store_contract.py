@@ -25,7 +25,7 @@ from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.qdrant_edge_store import QdrantEdgeStore
 from retrieval.stores import build_store
-from tests.fixtures.beir_lexical import BEIR_DIR, load_beir
+from tests.fixtures.beir_lexical import BEIR_DIR, beir_texts
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +40,7 @@ def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 def _records() -> list[Record]:
     """60 text paragraphs/documents over three sources (text + lexical vectors) and 6 images (image only)."""
-    corpus, _, _ = load_beir(BEIR_DIR / "cranfield")
-    texts = list(corpus.values())[:60]
+    texts = beir_texts(BEIR_DIR / "cranfield")[:60]
     rng = np.random.default_rng(7)
     text_vecs, image_vecs = _unit(rng, len(texts), SPACES["text"]), _unit(rng, 6, SPACES["image"])
     sparse = BM25LexicalEncoder().encode_documents(texts)
