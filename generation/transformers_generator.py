@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError
+from core.mllm_loading import load_image_text_model
 from core.types import Segment
 from generation.prompted_generator import PromptedGenerator
 from generation.prompts import Prompt
@@ -61,24 +61,9 @@ class TransformersGenerator(PromptedGenerator):
                 return
             if not self.model_name:
                 raise ModelUnavailableError("the transformers generator needs MMRAG_GENERATOR_MODEL")
-            try:
-                import torch
-                from transformers import AutoModelForImageTextToText, AutoProcessor
-
-                path = Path(self.model_name).expanduser()
-                name = str(path) if path.is_dir() else self.model_name
-                device = self.device_name
-                if device == "auto":
-                    device = "cuda" if torch.cuda.is_available() else "cpu"
-                dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-                self._processor = AutoProcessor.from_pretrained(name)
-                model: Any = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
-                self._model = model.to(device).eval()
-            except Exception as exc:  # loader failures: which model and why, one line
-                raise ModelUnavailableError(
-                    f"generator model {self.model_name!r} could not be loaded: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''}"
-                ) from exc
+            self._processor, self._model, device = load_image_text_model(
+                self.model_name, self.device_name, "generator model"
+            )
             log.info("generator %s loaded on %s", self.model_name, device)
 
     def _inputs(self, prompt: Prompt) -> Any:

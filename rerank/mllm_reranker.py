@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError, NotFoundError
+from core.mllm_loading import load_image_text_model
 from core.types import Hit, Segment
 
 if TYPE_CHECKING:
@@ -70,24 +71,9 @@ class MllmReranker:
             return
         if not self.model_name:
             raise ModelUnavailableError("the mllm reranker needs MMRAG_RERANKER_MODEL (a folder or hub id)")
-        try:
-            import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
-
-            path = Path(self.model_name).expanduser()
-            name = str(path) if path.is_dir() else self.model_name
-            device = self.device_name
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-            self._processor = AutoProcessor.from_pretrained(name)
-            model: Any = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
-            self._model = model.to(device).eval()
-        except Exception as exc:  # any loader failure: which model and why, in one line
-            raise ModelUnavailableError(
-                f"mllm reranker {self.model_name!r} could not be loaded: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}"
-            ) from exc
+        self._processor, self._model, device = load_image_text_model(
+            self.model_name, self.device_name, "mllm reranker"
+        )
         tok = self._processor.tokenizer
         self._yes_no = (_first_token(tok, "yes"), _first_token(tok, "no"))
         log.info("mllm reranker %s loaded on %s", self.model_name, device)
