@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -250,6 +250,34 @@ class QdrantClientStore:
         records = self._call("reading points", self._conn().retrieve, self.collection, list(segment_ids))
         found = {str(r.id): Segment.from_payload(r.payload) for r in records if r.payload}
         return [found[i] for i in segment_ids if i in found]
+
+    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
+        """Every stored segment matching `flt`, page by page."""
+        if self._known_spaces() is None:
+            return
+        where, offset = build_filter(flt, _models()), None
+        while True:
+            records, offset = self._call(
+                "scrolling points",
+                self._conn().scroll,
+                self.collection,
+                scroll_filter=where,
+                limit=batch,
+                offset=offset,
+                with_payload=True,
+                with_vectors=False,
+            )
+            yield from (Segment.from_payload(r.payload) for r in records if r.payload)
+            if offset is None:
+                return
+
+    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
+        """Set one named vector on existing points (segment id -> vector), keeping their other vectors."""
+        m = _models()
+        points = [
+            m.PointVectors(id=sid, vector={space: np.asarray(v).tolist()}) for sid, v in vectors.items()
+        ]
+        self._call("updating vectors", self._conn().update_vectors, self.collection, points=points, wait=True)
 
     def count(self, flt: SearchFilter | None = None) -> int:
         """How many points match the filter (all points without one)."""

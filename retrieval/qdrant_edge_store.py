@@ -210,6 +210,29 @@ class QdrantEdgeStore:
         found = {str(r.id): Segment.from_payload(r.payload) for r in records if r.payload}
         return [found[i] for i in segment_ids if i in found]
 
+    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
+        """Every stored segment matching `flt`, page by page, in storage order."""
+        qe = _qe()
+        shard, offset = self._open(), None
+        while shard is not None:
+            request = qe.ScrollRequest(
+                offset=offset, limit=batch, filter=build_filter(flt, qe), with_payload=True
+            )
+            with self._engine("scrolling points"):
+                records, offset = shard.scroll(request)
+            yield from (Segment.from_payload(r.payload) for r in records if r.payload)
+            if offset is None:
+                return
+
+    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
+        """Set one named vector on existing points (segment id -> vector), keeping their other vectors."""
+        qe = _qe()
+        points = [qe.PointVectors(sid, {space: np.asarray(v, np.float32)}) for sid, v in vectors.items()]
+        shard = self._require("updating vectors")
+        with self._lock, self._engine("updating vectors"):
+            shard.update(qe.UpdateOperation.update_vectors(points))
+        self._unoptimized += len(points)
+
     def count(self, flt: SearchFilter | None = None) -> int:
         """How many points match the filter (all points without one)."""
         qe = _qe()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from PIL import Image
 
 from core.errors import InvalidRequestError, ModelUnavailableError
-from core.types import Granularity, Modality, SearchFilter, Segment, Vector
+from core.types import Granularity, Modality, SearchFilter, Segment
 from indexing.mllm_embedder import MllmEmbedder
 from indexing.mllm_formats import card_for, instruction_text, render
 from indexing.mm_space import TextToImageView, mm_document_vectors, mm_record_hook, reembed_mm
@@ -33,7 +32,6 @@ from retrieval.composed_query import (
     search_mm_per_modality,
     search_mm_text,
 )
-from retrieval.qdrant_edge_store import QdrantEdgeStore
 from tests.conftest import SAMPLES
 from tests.fixtures.tiny_qwen2vl import build_tiny_qwen2vl
 
@@ -169,34 +167,6 @@ def test_document_rule_picks_picture_or_text(mm: MllmEmbedder, pictures: list[Im
 
 
 # --- composed and image-only queries through the real pipeline and the embedded engine -----------------
-class EdgeStoreWithScroll(QdrantEdgeStore):
-    """The embedded store plus the two methods re-embedding needs (reference code for the store owner).
-
-    Not a fake: the same engine, with `scroll` and `update_vectors` written against the qdrant-edge API.
-    """
-
-    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
-        import qdrant_edge as qe
-
-        from retrieval.qdrant_common import build_filter
-
-        shard, offset = self._open(), None
-        while shard is not None:
-            request = qe.ScrollRequest(
-                offset=offset, limit=batch, filter=build_filter(flt, qe), with_payload=True
-            )
-            records, offset = shard.scroll(request)
-            yield from (Segment.from_payload(r.payload) for r in records if r.payload)
-            if offset is None:
-                return
-
-    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
-        import qdrant_edge as qe
-
-        points = [qe.PointVectors(sid, {space: np.asarray(v, np.float32)}) for sid, v in vectors.items()]
-        self._require("updating vectors").update(qe.UpdateOperation.update_vectors(points))
-
-
 @pytest.fixture
 def photo_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
@@ -269,8 +239,7 @@ def test_reembed_existing_collection_into_mm(
     plain.close()
     # The same home, now with MMRAG_MM_MODEL set: the encoder is built from the settings.
     c = make_container(ocr=False, mm_model=str(tiny_mm_dir))
-    store = EdgeStoreWithScroll(c.settings.store_dir / c.settings.collection)
-    c.__dict__["store"] = store
+    store = c.store
     text_before = store.search("text", c.text_encoder.encode_queries(["coffee"])[0], k=total)
     seen: list[tuple[int, int]] = []
     written = reembed_mm(c, batch=2, progress=lambda done, n: seen.append((done, n)))

@@ -229,6 +229,23 @@ class StoreContract:
             h.segment.segment_id for h in store.search("lexical", query, k=60)
         }
 
+    def test_scroll_pages_through_every_matching_segment(self, store: VectorStore) -> None:
+        everything = list(store.scroll(batch=7))  # type: ignore[attr-defined]
+        assert sorted(s.segment_id for s in everything) == sorted(r.segment.segment_id for r in RECORDS)
+        only_a = list(store.scroll(SearchFilter(source_ids=("src-a",)), batch=5))  # type: ignore[attr-defined]
+        assert len(only_a) == 22 and {s.source_id for s in only_a} == {"src-a"}
+
+    def test_update_vectors_sets_one_space_and_keeps_the_others(self, store: VectorStore) -> None:
+        target = TEXT_RECORDS[3]
+        image_vec = IMAGE_RECORDS[0].dense["image"]
+        store.update_vectors("image", {target.segment.segment_id: image_vec})  # type: ignore[attr-defined]
+        image_hits = store.search("image", image_vec, k=2)
+        assert target.segment.segment_id in {h.segment.segment_id for h in image_hits}
+        assert (
+            store.search("text", target.dense["text"], k=1)[0].segment.segment_id == target.segment.segment_id
+        )
+        assert store.count() == len(RECORDS)
+
     def test_delete_source_removes_only_that_source(self, store: VectorStore) -> None:
         assert store.delete_source("src-a") == 22
         assert store.delete_source("src-a") == 0
