@@ -113,6 +113,14 @@ class VectorStore(Protocol):
 
     def get(self, segment_ids: Sequence[str]) -> list[Segment]: ...
 
+    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
+        """Every stored segment matching `flt`, page by page (re-embedding reuses stored segments)."""
+        ...
+
+    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
+        """Set one named vector on existing points (segment id -> vector), keeping their other vectors."""
+        ...
+
     def delete_source(self, source_id: str) -> int:
         """Delete every point of a source; return how many were deleted."""
         ...

@@ -13,10 +13,10 @@ so that a re-embedded collection matches a freshly indexed one:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from core.errors import ModelUnavailableError, NotFoundError, StoreError
+from core.errors import ModelUnavailableError, NotFoundError
 from core.types import Granularity, Modality, SearchFilter, Segment, Vector
 
 if TYPE_CHECKING:
@@ -33,18 +33,6 @@ MAX_TEXT_CHARS = 2000
 """Longer texts are cut: the mm space is for matching, and MLLM cost grows with every token."""
 
 _PICTURE_GRANULARITIES = {Granularity.IMAGE, Granularity.FRAME, Granularity.CLIP, Granularity.VIDEO}
-
-
-class ScrollableStore(Protocol):
-    """The two store methods re-embedding needs beyond `VectorStore` (both Qdrant engines offer them)."""
-
-    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
-        """Every stored segment matching `flt`, in any order."""
-        ...
-
-    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
-        """Set one named vector on existing points (segment_id -> vector), keeping their other vectors."""
-        ...
 
 
 def build_mm_encoder(settings: Settings, unavailable: dict[str, str]) -> MllmEmbedder | None:
@@ -149,7 +137,7 @@ def reembed_mm(
     """Embed every stored segment into the `mm` space from stored text and media; no re-extraction.
 
     Uses `container.mm_encoder`, `container.store` (which must offer `scroll` and `update_vectors`, see
-    `ScrollableStore`) and `container.media.path(source_id, media_ref)` for pictures.
+    `VectorStore.scroll`/`update_vectors`) and `container.media.path(source_id, media_ref)` for pictures.
 
     Args:
         container: The app's `Container`.
@@ -162,18 +150,13 @@ def reembed_mm(
 
     Raises:
         ModelUnavailableError: no MLLM embedder is configured or it could not load.
-        StoreError: the store cannot iterate points or update single vectors.
+        StoreError: the store failed.
     """
     encoder = mm_encoder_of(container)
     if encoder is None:
         reason = getattr(container, "unavailable", {}).get(MM_SPACE, "no mm encoder (set MMRAG_MM_MODEL)")
         raise ModelUnavailableError(f"cannot re-embed into the mm space: {reason}")
     store = container.store
-    for method in ("scroll", "update_vectors"):
-        if not callable(getattr(store, method, None)):
-            raise StoreError(
-                f"{type(store).__name__} has no {method}(); re-embedding needs scroll + update_vectors"
-            )
     store.ensure({MM_SPACE: encoder.dim})
     total, done, written = store.count(flt), 0, 0
     chunk: list[Segment] = []

@@ -230,15 +230,15 @@ class StoreContract:
         }
 
     def test_scroll_pages_through_every_matching_segment(self, store: VectorStore) -> None:
-        everything = list(store.scroll(batch=7))  # type: ignore[attr-defined]
+        everything = list(store.scroll(batch=7))
         assert sorted(s.segment_id for s in everything) == sorted(r.segment.segment_id for r in RECORDS)
-        only_a = list(store.scroll(SearchFilter(source_ids=("src-a",)), batch=5))  # type: ignore[attr-defined]
+        only_a = list(store.scroll(SearchFilter(source_ids=("src-a",)), batch=5))
         assert len(only_a) == 22 and {s.source_id for s in only_a} == {"src-a"}
 
     def test_update_vectors_sets_one_space_and_keeps_the_others(self, store: VectorStore) -> None:
         target = TEXT_RECORDS[3]
         image_vec = IMAGE_RECORDS[0].dense["image"]
-        store.update_vectors("image", {target.segment.segment_id: image_vec})  # type: ignore[attr-defined]
+        store.update_vectors("image", {target.segment.segment_id: image_vec})
         image_hits = store.search("image", image_vec, k=2)
         assert target.segment.segment_id in {h.segment.segment_id for h in image_hits}
         assert (
