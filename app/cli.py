@@ -78,21 +78,6 @@ def where(hit: Hit) -> str:
     return seg.uri
 
 
-def hit_to_dict(hit: Hit) -> dict[str, Any]:
-    """The JSON shape of one search hit (shared by the CLI and the API)."""
-    seg = hit.segment
-    return {
-        "segment_id": seg.segment_id,
-        "source_id": seg.source_id,
-        "uri": seg.uri,
-        "modality": seg.modality.value,
-        "granularity": seg.granularity.value,
-        "score": round(hit.score, 6),
-        "text": seg.text,
-        "locator": seg.locator.to_dict(),
-    }
-
-
 @app.callback()
 def _setup(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False,
@@ -208,7 +193,7 @@ def search(
     finally:
         container.close()
     if json_out:
-        emit_json({"hits": [hit_to_dict(h) for h in hits], "method": method})
+        emit_json({"hits": [h.to_dict() for h in hits], "method": method})
         return
     if not hits:
         out.print("no results")

@@ -169,6 +169,20 @@ class Hit:
     space: str = ""  # the space (or "fused") that produced `score`
     scores: dict[str, float] = field(default_factory=dict)  # per stage: text, image, lexical, fused, rerank
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a search hit, shared by the CLI (`search --json`) and the API."""
+        seg = self.segment
+        return {
+            "segment_id": seg.segment_id,
+            "source_id": seg.source_id,
+            "uri": seg.uri,
+            "modality": seg.modality.value,
+            "granularity": seg.granularity.value,
+            "score": round(float(self.score), 6),
+            "text": seg.text,
+            "locator": seg.locator.to_dict(),
+        }
+
 
 @dataclass(frozen=True)
 class Citation:

@@ -64,19 +64,8 @@ class HitOut(BaseModel):
 
 def hit_out(hit: Hit, file_url: str | None = None) -> HitOut:
     """Convert a domain `Hit` to its JSON shape."""
-    seg = hit.segment
-    return HitOut(
-        segment_id=seg.segment_id,
-        source_id=seg.source_id,
-        uri=seg.uri,
-        modality=seg.modality,
-        granularity=seg.granularity,
-        score=round(float(hit.score), 6),
-        text=seg.text,
-        locator=seg.locator.to_dict(),
-        media_url=f"/v1/media/{seg.segment_id}" if seg.media_ref else None,
-        file_url=file_url,
-    )
+    media_url = f"/v1/media/{hit.segment.segment_id}" if hit.segment.media_ref else None
+    return HitOut(**hit.to_dict(), media_url=media_url, file_url=file_url)
 
 
 class SearchRequest(BaseModel):
