@@ -5,19 +5,20 @@ torch and transformers are imported only when a model is loaded, so importing `c
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from core.errors import ModelUnavailableError
+from core.model_access import local_or_reachable
 
 
-def load_image_text_model(model_name: str, device: str, role: str) -> tuple[Any, Any, str]:
+def load_image_text_model(model_name: str, device: str, role: str, setting: str) -> tuple[Any, Any, str]:
     """Load `model_name` (a local folder or hub id) in eval mode, bf16 on CUDA.
 
     Args:
         model_name: Folder or hub id of an AutoModelForImageTextToText model.
         device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N".
         role: Who loads it, for the error message ("generator", "mllm reranker").
+        setting: The MMRAG_* variable naming the model, for the error message.
 
     Returns:
         (processor, model, device used).
@@ -25,12 +26,11 @@ def load_image_text_model(model_name: str, device: str, role: str) -> tuple[Any,
     Raises:
         ModelUnavailableError: the model cannot be loaded; one line saying which and why.
     """
+    name = local_or_reachable(model_name, role, setting)  # fails fast offline instead of retrying
     try:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        path = Path(model_name).expanduser()
-        name = str(path) if path.is_dir() else model_name
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32

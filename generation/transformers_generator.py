@@ -62,7 +62,7 @@ class TransformersGenerator(PromptedGenerator):
             if not self.model_name:
                 raise ModelUnavailableError("the transformers generator needs MMRAG_GENERATOR_MODEL")
             self._processor, self._model, device = load_image_text_model(
-                self.model_name, self.device_name, "generator model"
+                self.model_name, self.device_name, "generator model", "MMRAG_GENERATOR_MODEL"
             )
             log.info("generator %s loaded on %s", self.model_name, device)
 

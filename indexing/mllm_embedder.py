@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import ModelUnavailableError
+from core.model_access import local_or_reachable
 from core.types import Vector
 from indexing.mllm_formats import DEFAULT_INSTRUCTIONS, ModelCard, card_for, instruction_text, render
 
@@ -107,10 +107,7 @@ class MllmEmbedder:
     def _load(self) -> None:
         from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
 
-        path = Path(self.model_name).expanduser()
-        if self.model_name.startswith(("/", ".", "~")) and not path.is_dir():
-            raise ModelUnavailableError(f"mm model folder {self.model_name!r} does not exist")
-        name = str(path) if path.is_dir() else self.model_name
+        name = local_or_reachable(self.model_name, "mm model", "MMRAG_MM_MODEL")
         config = AutoConfig.from_pretrained(name)
         card = card_for(self.model_name, getattr(config, "model_type", None))
         if card is None:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import ModelUnavailableError
+from core.model_access import first_line
 from core.settings import Settings
 from core.types import Vector
-from indexing.model_access import first_line
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

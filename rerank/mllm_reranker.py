@@ -72,7 +72,7 @@ class MllmReranker:
         if not self.model_name:
             raise ModelUnavailableError("the mllm reranker needs MMRAG_RERANKER_MODEL (a folder or hub id)")
         self._processor, self._model, device = load_image_text_model(
-            self.model_name, self.device_name, "mllm reranker"
+            self.model_name, self.device_name, "mllm reranker", "MMRAG_RERANKER_MODEL"
         )
         tok = self._processor.tokenizer
         self._yes_no = (_first_token(tok, "yes"), _first_token(tok, "no"))

@@ -132,6 +132,8 @@ def test_mean_pooling_differs_from_last_token(tiny_mm_dir: Path, mm: MllmEmbedde
 def test_load_errors_say_why(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="does not exist"):
         MllmEmbedder(str(tmp_path / "missing")).load()
+    with pytest.raises(ModelUnavailableError, match="not in the local Hugging Face cache.*MMRAG_MM_MODEL"):
+        MllmEmbedder("mmrag-tests/uncached-model").load()  # tests run with HF_HUB_OFFLINE=1
     bert = tmp_path / "bert"
     bert.mkdir()
     (bert / "config.json").write_text(json.dumps({"model_type": "bert"}))

@@ -57,3 +57,39 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+def local_or_reachable(model: str, what: str, setting: str) -> str:
+    """Where transformers should load `model` from, failing fast when it can be found nowhere.
+
+    A folder is used as it is; a hub id already in the local Hugging Face cache loads from the cache; an
+    uncached hub id is returned for download only when the hub answers (instead of minutes of retries).
+
+    Args:
+        model: A folder or a hub id.
+        what: What is being loaded, for the message ("mm model", "mllm reranker").
+        setting: The MMRAG_* variable that names it, for the message.
+
+    Raises:
+        ModelUnavailableError: a path that does not exist, or an uncached hub id while the hub is unreachable.
+    """
+    from core.errors import ModelUnavailableError
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path)
+    if looks_like_path(model):
+        raise ModelUnavailableError(f"{what} folder {model!r} does not exist ({path})")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(model, local_files_only=True)
+    except Exception as exc:
+        logger.debug("%s not in the local cache: %s", model, exc)
+    reason = hub_unreachable_reason()
+    if reason:
+        raise ModelUnavailableError(
+            f"{what} {model!r} is not in the local Hugging Face cache and {reason}; download it once on a "
+            f"connected machine or set {setting} to a local folder"
+        )
+    return model
