@@ -111,7 +111,7 @@ def _rank_metrics(scores: np.ndarray) -> dict[str, float]:
 
 def evaluate(queries: np.ndarray, modality: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """Rank clips per query by each fusion: GRAM (k-th root and raw), mean cosine, each modality alone."""
-    from retrieval.gram import gram_score, gram_volume, mean_cosine_score
+    from core.gram import gram_score, gram_volume, mean_cosine_score
 
     n = len(queries)
     methods: dict[str, Any] = {
@@ -176,8 +176,8 @@ def _minilm(rows: list[dict[str, Any]], queries: list[str]) -> dict[str, Any]:
 def _tiny_clip(rows: list[dict[str, Any]], queries: list[str]) -> dict[str, Any]:
     from PIL import Image
 
+    from core.gram import clip_modality_vectors
     from indexing.open_clip_encoder import OpenClipEncoder
-    from retrieval.gram import clip_modality_vectors
     from tests.fixtures.tiny_clip import build_tiny_clip
 
     enc = OpenClipEncoder(model=build_tiny_clip(Path(tempfile.gettempdir()) / "mmrag-tiny-clip"))

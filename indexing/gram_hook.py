@@ -1,7 +1,7 @@
 """Index-time GRAM data: each clip/video segment keeps its modality vectors in one shared (CLIP) space.
 
 At query time the reranker scores a clip by the Gramian volume spanned by the query and these vectors
-(`retrieval.gram`), instead of averaging per-modality cosines.
+(`core.gram`), instead of averaging per-modality cosines.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from core.gram import clip_modality_vectors
 from core.protocols import Extracted, Record, TextEncoder
 from core.types import Granularity
-from retrieval.gram import clip_modality_vectors
 
 _TIME_BASED = (Granularity.CLIP, Granularity.VIDEO)
 

@@ -91,7 +91,7 @@ class EmbeddingReranker:
             return 0.0
         gram: dict[str, Any] = seg.metadata.get("gram") or {}
         if clip_query is not None and gram:
-            from retrieval.gram import gram_similarity, mean_cosine_score
+            from core.gram import gram_similarity, mean_cosine_score
 
             vectors = [np.asarray(v, dtype=np.float32) for v in gram.values() if v is not None and len(v)]
             if vectors:

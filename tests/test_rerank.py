@@ -69,7 +69,7 @@ def _clip_hit(key: str, gram: dict[str, list[float]]) -> Hit:
 
 @pytest.mark.parametrize("fusion", ["gram", "mean"])
 def test_embedding_reranker_scores_clips_with_gram(text_encoder: Any, clip: Any, fusion: str) -> None:
-    from retrieval.gram import gram_similarity, mean_cosine_score
+    from core.gram import gram_similarity, mean_cosine_score
 
     query = "a dog running on the beach"
     aligned = clip.encode_documents([query, query])
