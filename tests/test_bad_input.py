@@ -26,7 +26,7 @@ from tests.fixtures.documents import COCO_DIR, PDF_DIR, shared_ocr, text_picture
 pytestmark = pytest.mark.integration
 
 GOOD_PDF = PDF_DIR / "multi_page.pdf"
-GOOD_JPEG = COCO_DIR / "000000030752.jpg"
+GOOD_JPEG = COCO_DIR / "000000408805.jpg"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from tests.conftest import DATA, REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, TEST_DATA
 
 pytestmark = pytest.mark.integration
 
@@ -70,8 +70,8 @@ def test_usage_errors_exit_2(mmrag_home: Path) -> None:
 
 
 def test_eval_beir_json_shape(mmrag_home: Path, tmp_path: Path) -> None:
-    """A 40-document slice of Cranfield keeps the test fast; the full run is a benchmark."""
-    src = DATA / "beir" / "cranfield"
+    """Three questions over 40 SQuAD passages (tests/data) keep the test fast; the full runs are benchmarks."""
+    src = TEST_DATA / "beir" / "squad-mini"
     small = tmp_path / "beir"
     (small / "qrels").mkdir(parents=True)
     qrels = (src / "qrels" / "test.tsv").read_text().splitlines()

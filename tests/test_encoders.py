@@ -19,12 +19,12 @@ from indexing.devices import resolve_device
 from indexing.encoders import build_image_encoder, build_text_encoder
 from indexing.open_clip_encoder import OpenClipEncoder
 from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder, packaged_minilm_path
+from tests.fixtures.data import EVAL_DATA as DATA  # Cranfield: only `eval_data` tests read it
+from tests.fixtures.data import PHOTOS_DIR as COCO
 from tests.fixtures.tiny_clip import TINY_CLIP_DIM
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-COCO = DATA / "coco-mini-train" / "images"
 
 TEXTS = [
     "Birds flap their wings to generate lift.",
@@ -91,6 +91,7 @@ class SemanticTextEncoderContract(TextEncoderContract):
         scores = docs @ query
         assert scores[0] > scores[1] + 0.2
 
+    @pytest.mark.eval_data
     def test_cranfield_query_finds_its_judged_document(self, encoder: Any) -> None:
         """Cranfield query 1 ranks its judged-relevant doc 184 above 15 abstracts not judged for it."""
         corpus = cranfield(184)

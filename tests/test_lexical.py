@@ -71,6 +71,7 @@ def test_ndcg_matches_a_hand_computed_value() -> None:
     assert got == pytest.approx(expected)
 
 
+@pytest.mark.eval_data
 def test_lexical_search_on_cranfield_reaches_bm25_quality(tmp_path: Path) -> None:
     """Lexical-only search over real Cranfield (1,400 abstracts, 225 queries). Plain BM25 scores 0.327
     nDCG@10 here (BEIR); measured 0.374 with title + text and the default parameters."""

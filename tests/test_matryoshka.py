@@ -49,6 +49,7 @@ def _client(tmp_path: Path):
     return QdrantClientStore(collection="mrl")  # local mode, in memory
 
 
+@pytest.mark.eval_data  # 150 Cranfield abstracts: more than the 100 first-stage candidates
 @pytest.mark.parametrize("make_store", [_edge, _client], ids=["edge", "qdrant-client"])
 def test_truncated_prefetch_rescored_by_full_vectors(make_store, tmp_path, cranfield, text_encoder) -> None:
     records, queries = cranfield

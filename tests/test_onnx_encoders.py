@@ -43,6 +43,7 @@ class TestOnnxTextEncoder(SemanticTextEncoderContract):
         assert encoder.folder == onnx_settings.home / "onnx" / "text" / encoder.folder.name
         assert (encoder.space, encoder.dim) == ("text", 384)
 
+    @pytest.mark.eval_data
     def test_equivalent_to_torch_on_cranfield(self, encoder: OnnxTextEncoder, text_encoder: Any) -> None:
         """Cosine >= 0.999 to the torch encoder on real Cranfield abstracts (documents) and queries."""
         docs = list(cranfield(16).values()) + TEXTS

@@ -70,7 +70,7 @@ def test_ask_cites_the_segment_holding_the_answer(indexed: Any) -> None:
     assert "1911" in answer.citations[0].segment.text
     assert {"route", "retrieve", "rerank", "generate", "total"} <= set(answer.timings)
     data = answer_to_dict(answer)
-    assert set(data) == {"answer", "citations", "route", "timings"}
+    assert set(data) == {"answer", "citations", "route", "timings", "conflicts"} and data["conflicts"] == []
     assert set(data["citations"][0]) == {"n", "segment_id", "uri", "locator"}
     assert data["route"]["selected"] and f"[{data['citations'][0]['n']}]" in data["answer"]
 
@@ -132,26 +132,26 @@ def test_cli_eval_images_with_the_tiny_clip(make_container: Any, monkeypatch: py
     """COCO photos and captions with the tiny random CLIP: proves the plumbing, the recalls are chance level."""
     from app import cli_rag
     from app.cli import app
-    from tests.conftest import DATA
+    from tests.conftest import TEST_DATA
 
     monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container(ocr=False))
-    coco = DATA / "coco-mini-train"
+    coco = TEST_DATA / "photos"
     result = CliRunner().invoke(
         app,
         [
             "eval",
             "images",
             "--images",
-            str(coco / "images"),
+            str(coco),
             "--captions",
             str(coco / "captions.json"),
             "--limit",
-            "20",
+            "6",
         ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["images"] == 20 and data["captions"] >= 100
+    assert data["images"] == 6 and data["captions"] >= 30
     for direction in ("text_to_image", "image_to_text"):
         recalls = [data[direction][f"R@{k}"] for k in (1, 5, 10)]
         assert all(0.0 <= r <= 1.0 for r in recalls) and recalls == sorted(recalls)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import DATA, REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, TEST_DATA
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def ray_cluster() -> Iterator[None]:
 def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     shutil.copytree(SAMPLES, folder)
-    shutil.copy(DATA / "pdf" / "multi_page.pdf", folder / "multi_page.pdf")
+    shutil.copy(TEST_DATA / "pdf" / "multi_page.pdf", folder / "multi_page.pdf")
     (folder / "empty.txt").write_bytes(b"")
     return folder
 

@@ -41,6 +41,7 @@ def router(text_encoder: Any) -> TrainedRouter:
     return TrainedRouter(text_encoder)
 
 
+@pytest.mark.eval_data  # router-dev.jsonl
 def test_shipped_weights_have_provenance_and_beat_bag_of_words() -> None:
     provenance = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
     assert provenance["data_sha256"] == hashlib.sha256(DEV.read_bytes()).hexdigest()
@@ -53,6 +54,7 @@ def test_shipped_weights_have_provenance_and_beat_bag_of_words() -> None:
     assert DEFAULT_WEIGHTS.stat().st_size < 1_000_000
 
 
+@pytest.mark.eval_data  # router-dev.jsonl
 def test_trained_router_routes_real_questions(router: TrainedRouter) -> None:
     rows = _sample(8, seed=1)
     decisions = router.route_many([r["question"] for r in rows])
@@ -152,6 +154,7 @@ def test_build_router_by_name(text_encoder: Any, tmp_path: Path) -> None:
     assert isinstance(build_router(Settings(router="all", home=tmp_path), text_encoder, gen), AllRoutesRouter)
 
 
+@pytest.mark.eval_data  # router-dev.jsonl
 def test_cli_route_and_eval_router(
     make_container: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -174,6 +177,7 @@ def test_cli_route_and_eval_router(
     assert set(report["per_route"]) == {r.value for r in Route} and report["accuracy"] >= 0.7
 
 
+@pytest.mark.eval_data  # router-dev.jsonl
 def test_cli_router_train_writes_weights_the_router_then_uses(
     make_container: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -34,3 +34,18 @@ def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMRAG_FUSION", "average")
     with pytest.raises(ValidationError, match="fusion"):
         Settings()
+
+
+def test_tests_never_open_the_users_home(isolated_home: Path, guarded_homes: list[Path]) -> None:
+    """The session runs under a temporary HOME and MMRAG_HOME: the default home resolves there, not to ~/.mmrag.
+
+    (tests/conftest.py also fails the whole run if the user's ~/.mmrag or the caller's MMRAG_HOME changed.)
+    """
+    import os
+
+    assert Path.home() == isolated_home and Path("~").expanduser() == isolated_home
+    home = Settings().home.resolve()
+    assert home.is_relative_to(isolated_home.resolve()), home
+    for guarded in guarded_homes:
+        assert not home.is_relative_to(guarded.expanduser().resolve()), (home, guarded)
+    assert os.environ["MMRAG_HOME"] == str(isolated_home / ".mmrag")

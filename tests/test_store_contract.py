@@ -3,7 +3,7 @@
 answers on both engines) and qdrant-client's behaviour when its server is down.
 
 Haystack-style: `StoreContract` holds the tests; each backend's class only says how to open a store.
-Data: 60 real Cranfield abstracts with real BM25 lexical vectors and seeded random dense vectors.
+Data: 60 real SQuAD passages (tests/data/beir/squad-mini) with real BM25 lexical vectors and seeded random dense vectors.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.qdrant_edge_store import QdrantEdgeStore
 from retrieval.stores import build_store
-from tests.fixtures.beir_lexical import BEIR_DIR, beir_texts
+from tests.fixtures.beir_lexical import SQUAD_MINI, beir_texts
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 def _records() -> list[Record]:
     """60 text paragraphs/documents over three sources (text + lexical vectors) and 6 images (image only)."""
-    texts = beir_texts(BEIR_DIR / "cranfield")[:60]
+    texts = beir_texts(SQUAD_MINI)[:60]
     rng = np.random.default_rng(7)
     text_vecs, image_vecs = _unit(rng, len(texts), SPACES["text"]), _unit(rng, 6, SPACES["image"])
     sparse = BM25LexicalEncoder().encode_documents(texts)
@@ -196,7 +196,7 @@ class StoreContract:
         ],
     )
     def test_filters_restrict_dense_and_sparse_search(self, store: VectorStore, flt: SearchFilter) -> None:
-        query = BM25LexicalEncoder().encode_queries(["boundary layer flow"])[0]
+        query = BM25LexicalEncoder().encode_queries(["Norman rulers of Normandy"])[0]
         for hits in (
             store.search("text", TEXT_RECORDS[0].dense["text"], flt, k=100),
             store.search("lexical", query, flt),
@@ -345,7 +345,7 @@ def test_backends_agree_on_the_same_data(store_dir: Path) -> None:
             a, b = edge.search("text", query, flt, k=10), local.search("text", query, flt, k=10)
             assert [h.segment.segment_id for h in a] == [h.segment.segment_id for h in b]
             assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
-        for text in ("boundary layer", "heat transfer in a slab", "supersonic wing pressure distribution"):
+        for text in ("Normandy", "Norman conquest of England", "polynomial time complexity class"):
             query = encoder.encode_queries([text])[0]
             a, b = edge.search("lexical", query, k=10), local.search("lexical", query, k=10)
             assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-3)
