@@ -123,6 +123,7 @@ class Container:
 
     @cached_property
     def indexer(self) -> Indexer:
+        from indexing.extraction_worker import build_extraction
         from indexing.pipeline import Indexer
 
         return Indexer(
@@ -135,6 +136,8 @@ class Container:
             media=self.media,
             batch_size=self.settings.batch_size,
             hooks=self.record_hooks(),
+            extraction=build_extraction(self.settings, self.extractors),
+            follow_links=self.settings.follow_links,
         )
 
     def record_hooks(self) -> list[RecordHook]:
@@ -202,5 +205,7 @@ class Container:
         return deleted
 
     def close(self) -> None:
+        if "indexer" in self.__dict__:
+            self.indexer.close()  # stops the extraction worker
         if "store" in self.__dict__:
             self.store.close()

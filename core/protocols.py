@@ -125,6 +125,10 @@ class VectorStore(Protocol):
         """Delete every point of a source; return how many were deleted."""
         ...
 
+    def set_uri(self, source_id: str, uri: str) -> None:
+        """Point every segment of a source at a new uri (its file was renamed or moved)."""
+        ...
+
     def count(self, flt: SearchFilter | None = None) -> int: ...
 
     def optimize(self) -> bool:

@@ -82,6 +82,29 @@ class Settings(BaseSettings):
     keyframe_min_interval_s: float = 2.0
     keyframe_max_interval_s: float = 30.0
     clip_window_s: float = 30.0
+    # Limits on hostile or huge files (each file over a limit is reported failed with the limit's name)
+    extract_isolation: Literal["process", "none"] = Field(
+        "process", description="process: extract in a worker process with the time and memory budget below."
+    )
+    extract_timeout_s: float = Field(900.0, gt=0, description="Seconds one file's extraction may take.")
+    extract_memory_mb: int = Field(
+        4096, ge=0, description="Address-space limit of the extraction worker; 0 = none."
+    )
+    follow_links: bool = Field(False, description="Follow symbolic links out of the indexed folders.")
+    max_text_chars: int = Field(10_000_000, gt=0, description="Characters per text, Markdown or HTML file.")
+    max_html_depth: int = Field(1000, gt=0, description="Element nesting depth of an HTML page.")
+    max_pdf_pages: int = Field(5000, gt=0, description="Pages per PDF.")
+    max_ocr_pages: int = Field(
+        100, ge=0, description="Scanned pages read with OCR per PDF; later ones keep no text."
+    )
+    max_archive_mb: int = Field(512, gt=0, description="Decompressed size of a DOCX (all zip members), MiB.")
+    max_archive_ratio: int = Field(
+        200, gt=0, description="Decompressed/compressed size ratio of a DOCX member."
+    )
+    max_image_frames: int = Field(10_000, gt=0, description="Frames of an animated picture.")
+    max_media_s: float = Field(
+        6 * 3600.0, gt=0, description="Duration of a video or audio recording, seconds."
+    )
 
     # Retrieval and RAG
     fusion: Literal["rrf", "weighted"] = "weighted"  # measured better on Cranfield and Vaswani (benchmarks)

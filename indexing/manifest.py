@@ -1,5 +1,10 @@
 """The ingestion manifest: which sources (by content hash) are indexed, from which uri, in which state.
 
+Files that give no source of their own are recorded by path in a second table, so that every path a run
+saw can be listed: `failed` (with the reason, found before or after hashing), `skipped` (never indexable:
+an unsupported type, a link out of the folder) and `duplicate` (the same bytes as an indexed source at
+another path, which is indexed once). A path's row goes away when a file at that path is indexed.
+
 Write order keeps the store and the manifest consistent across crashes: a source is marked `indexing`
 before its points are written and `indexed` only after they are all stored. A source found in
 `indexing` state on the next run is re-indexed from scratch (its partial points deleted first).
@@ -28,6 +33,16 @@ CREATE TABLE IF NOT EXISTS sources (
     indexed_at REAL
 );
 CREATE INDEX IF NOT EXISTS sources_uri ON sources(uri);
+CREATE TABLE IF NOT EXISTS paths (
+    uri        TEXT PRIMARY KEY,
+    source_id  TEXT,
+    status     TEXT NOT NULL,
+    error      TEXT,
+    mime       TEXT,
+    size       INTEGER,
+    seen_at    REAL
+);
+CREATE INDEX IF NOT EXISTS paths_source ON paths(source_id);
 """
 
 
@@ -39,13 +54,17 @@ class SourceRecord:
     uri: str
     mime: str
     size: int
-    status: str  # indexing | indexed | failed
+    status: str  # indexing | indexed | failed | skipped | duplicate
     error: str | None
     segments: int
     indexed_at: float | None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+PATH_STATUSES = frozenset({"failed", "skipped", "duplicate"})
+"""Statuses of rows keyed by path (the `paths` table) rather than by content."""
 
 
 class Manifest:
@@ -76,7 +95,18 @@ class Manifest:
         return self._rows("SELECT * FROM sources WHERE uri = ?", uri)
 
     def sources(self) -> list[SourceRecord]:
-        return self._rows("SELECT * FROM sources ORDER BY uri")
+        """Every source and every failed, skipped or duplicate path, by uri (a path without a content hash,
+        e.g. an empty file or a broken link, has an empty `source_id`)."""
+        rows = self._rows("SELECT * FROM sources")
+        rows += self._rows(
+            "SELECT coalesce(source_id, ''), uri, coalesce(mime, ''), coalesce(size, 0), status, error, 0,"
+            " seen_at FROM paths"
+        )
+        return sorted(rows, key=lambda r: (r.uri, r.status))
+
+    def path_rows(self) -> list[SourceRecord]:
+        """Only the failed, skipped and duplicate paths."""
+        return [r for r in self.sources() if r.status in PATH_STATUSES]
 
     def begin(self, source: Source) -> None:
         """Mark a source as being indexed (its points may be incomplete until `finish`)."""
@@ -97,23 +127,53 @@ class Manifest:
         )
 
     def fail(self, source: Source | None, uri: str, error: str) -> None:
-        """Record a failed file. A source that is already indexed under another uri stays indexed."""
-        if source is None:
-            return
-        existing = self.get(source.source_id)
-        if existing is not None and existing.status == "indexed":
-            return
+        """Record a failed path with its reason. An unfinished source row of the file (`indexing`) is
+        dropped; a source that is indexed (under this or another uri) stays indexed."""
+        self._note_path(uri, "failed", error, source)
+        if source is not None:
+            existing = self.get(source.source_id)
+            if existing is not None and existing.status != "indexed":
+                self.forget_source(source.source_id)
+
+    def skip(self, source: Source | None, uri: str, reason: str) -> None:
+        """Record a path that is not indexed on purpose (an unsupported type, a link out of the folder)."""
+        self._note_path(uri, "skipped", reason, source)
+
+    def duplicate(self, source: Source, uri: str, indexed_uri: str) -> None:
+        """Record a path holding the same bytes as the source indexed at `indexed_uri`."""
+        self._note_path(uri, "duplicate", f"same content as {indexed_uri} (indexed once)", source)
+
+    def clear_path(self, uri: str) -> None:
+        """The file at this path is indexed: drop any failure, skip or duplicate noted for it."""
+        self._exec("DELETE FROM paths WHERE uri = ?", uri)
+
+    def set_uri(self, source_id: str, uri: str) -> None:
+        """The source's file moved to `uri`."""
+        self._exec("UPDATE sources SET uri = ? WHERE source_id = ?", uri, source_id)
+        self.clear_path(uri)
+
+    def _note_path(self, uri: str, status: str, error: str, source: Source | None) -> None:
         self._exec(
-            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, 'failed', ?, 0, NULL)",
-            source.source_id,
+            "INSERT OR REPLACE INTO paths VALUES (?, ?, ?, ?, ?, ?, ?)",
             uri,
-            source.mime,
-            source.size,
+            source.source_id if source is not None else None,
+            status,
             error,
+            source.mime if source is not None else None,
+            source.size if source is not None else None,
+            time.time(),
         )
 
     def forget(self, source_id: str) -> None:
+        """Drop a source and every path noted as its duplicate."""
+        self.forget_source(source_id)
+        self._exec("DELETE FROM paths WHERE source_id = ? AND status = 'duplicate'", source_id)
+
+    def forget_source(self, source_id: str) -> None:
         self._exec("DELETE FROM sources WHERE source_id = ?", source_id)
+
+    def forget_path(self, uri: str) -> None:
+        self._exec("DELETE FROM paths WHERE uri = ?", uri)
 
     def resolve(self, ref: str) -> SourceRecord | None:
         """Find a source by full id, unique id prefix (>= 8 chars) or uri."""

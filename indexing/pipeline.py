@@ -14,6 +14,7 @@ on the driver `Indexer.begin_source` (media, manifest `indexing`) and `Indexer.w
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ExtractionError, MmragError
+from core.errors import ExtractionError, MmragError, UnsupportedTypeError
 from core.protocols import (
     Extracted,
     Extractor,
@@ -32,10 +33,12 @@ from core.protocols import (
     VectorStore,
 )
 from core.types import Source
+from indexing.extraction_worker import Extraction, InlineExtraction
 from indexing.extractors import extractor_for
-from indexing.manifest import Manifest
+from indexing.manifest import PATH_STATUSES, Manifest
 from indexing.media_store import MediaStore
-from indexing.sources import iter_files, load_source
+from indexing.sources import load_source
+from indexing.walk import FileEntry, readable, real_folder, walk
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +58,28 @@ class Failure:
     error: str
 
 
+@dataclass(frozen=True)
+class Renamed:
+    old: str
+    new: str
+
+
 @dataclass
 class IndexReport:
-    """What one indexing run did."""
+    """What one indexing run did.
+
+    `failed` files could not be indexed (a bad file, a file over a limit); `skipped` files are not indexed
+    on purpose and will not be on any run (an unsupported type, a link out of the folder); `renamed` are
+    indexed sources found at a new path (their uri was updated, nothing re-extracted); `pruned` are the
+    uris removed by `prune` because their files are gone.
+    """
 
     indexed: int = 0
     unchanged: int = 0
     failed: list[Failure] = field(default_factory=list)
+    skipped: list[Failure] = field(default_factory=list)
+    renamed: list[Renamed] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
     segments: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +87,9 @@ class IndexReport:
             "indexed": self.indexed,
             "unchanged": self.unchanged,
             "failed": [{"uri": f.uri, "error": f.error} for f in self.failed],
+            "skipped": [{"uri": f.uri, "reason": f.error} for f in self.skipped],
+            "renamed": [{"from": r.old, "to": r.new} for r in self.renamed],
+            "pruned": list(self.pruned),
             "segments": self.segments,
         }
 
@@ -89,18 +110,6 @@ def failure_message(exc: BaseException) -> str:
     if isinstance(exc, MmragError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-def extract_source(extractors: Sequence[Extractor], source: Source, path: str | Path) -> list[Extracted]:
-    """Stage: cut one file into segments with the first extractor that accepts it.
-
-    Raises:
-        ExtractionError: the file is bad or holds nothing to index.
-    """
-    items = list(extractor_for(extractors, source).extract(source, str(path)))
-    if not items:
-        raise ExtractionError(source.uri, "no content found (no text, images or media)")
-    return items
 
 
 def encode_records(
@@ -144,7 +153,11 @@ def _encode_images(image_encoder: ImageEncoder, items: Sequence[Extracted], reco
 
 
 class Indexer:
-    """Indexes files into the store. Components come from the composition root (`app.container`)."""
+    """Indexes files into the store. Components come from the composition root (`app.container`).
+
+    Extraction runs through `extraction` (by default in this process with `extractors`; the composition
+    root passes an `IsolatedExtraction` so that one file cannot exhaust memory or run forever).
+    """
 
     def __init__(
         self,
@@ -158,6 +171,8 @@ class Indexer:
         media: MediaStore,
         batch_size: int = 32,
         hooks: Sequence[RecordHook] = (),
+        extraction: Extraction | None = None,
+        follow_links: bool = False,
     ) -> None:
         self.extractors = list(extractors)
         self.text_encoder = text_encoder
@@ -168,30 +183,77 @@ class Indexer:
         self.media = media
         self.batch_size = batch_size
         self.hooks = list(hooks)
+        self.extraction: Extraction = extraction or InlineExtraction(self.extractors)
+        self.follow_links = follow_links
 
     # --- public -----------------------------------------------------------------------------------------
-    def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
-        """Index files and folders (recursively); the uri of each file is its absolute path."""
-        files = [(p, str(p.resolve())) for p in iter_files(paths)]
-        return self.index_files(files, progress)
+    def index_paths(
+        self,
+        paths: Sequence[Path],
+        progress: Progress | None = None,
+        *,
+        follow_links: bool | None = None,
+        prune: bool = False,
+    ) -> IndexReport:
+        """Index files and folders (recursively); the uri of each file is its absolute path.
+
+        Args:
+            paths: files and folders.
+            progress: called after each file.
+            follow_links: follow symbolic links out of the indexed folders (default: the constructor's).
+            prune: afterwards, remove sources under these folders whose files are gone.
+        """
+        follow = self.follow_links if follow_links is None else follow_links
+        entries = list(walk(paths, follow_links=follow))
+        report = self.index_entries(entries, progress)
+        if prune:
+            self.prune(paths, {e.uri for e in entries}, report)
+        return report
 
     def index_files(self, files: Sequence[tuple[Path, str]], progress: Progress | None = None) -> IndexReport:
         """Index (path on disk, uri to record) pairs. Bad files are reported and never stop the batch."""
+        return self.index_entries([FileEntry(path, readable(uri)) for path, uri in files], progress)
+
+    def index_entries(self, entries: Sequence[FileEntry], progress: Progress | None = None) -> IndexReport:
+        """Index walked files; skipped entries are only reported."""
         report = IndexReport()
         pending: list[PendingFile] = []
         buffered = 0
-        for done, (path, uri) in enumerate(files, start=1):
-            item = self._prepare(path, uri, report, pending)
-            if item is not None:
-                pending.append(item)
-                buffered += len(item.items)
-            if buffered >= FLUSH_SEGMENTS:
-                self._commit(pending, report)
-                pending, buffered = [], 0
+        for done, entry in enumerate(entries, start=1):
+            if entry.skip is not None:
+                self.record_skip(None, entry.uri, entry.skip, report)
+            else:
+                item = self._prepare(entry.path, entry.uri, report, pending)
+                if item is not None:
+                    pending.append(item)
+                    buffered += len(item.items)
+                if buffered >= FLUSH_SEGMENTS:
+                    self._commit(pending, report)
+                    pending, buffered = [], 0
             if progress is not None:
-                progress(done, len(files), uri)
+                progress(done, len(entries), entry.uri)
         self._commit(pending, report)
         return report
+
+    def prune(self, paths: Sequence[Path], present: set[str], report: IndexReport) -> None:
+        """Remove sources (and noted paths) under the indexed folders whose files are gone from disk."""
+        folders = [real_folder(p) for p in paths if os.path.isdir(p)]
+        prefixes = [readable(f.rstrip(os.sep) + os.sep) for f in folders]
+        for record in self.manifest.sources():
+            uri = record.uri
+            if not uri.startswith(tuple(prefixes)) or uri in present or os.path.lexists(uri):
+                continue
+            if record.status in PATH_STATUSES:
+                self.manifest.forget_path(uri)
+            else:
+                self.store.delete_source(record.source_id)
+                self.media.delete_source(record.source_id)
+                self.manifest.forget(record.source_id)
+            report.pruned.append(uri)
+
+    def close(self) -> None:
+        """Stop the extraction worker, if any."""
+        self.extraction.close()
 
     def index_extracted(self, items: Sequence[Extracted]) -> int:
         """Encode and store ready-made segments (no files, no manifest): used by `eval beir`."""
@@ -210,22 +272,57 @@ class Indexer:
         )
 
     # --- driver-side stages (shared with indexing.ray_engine) -------------------------------------------
-    def plan_file(self, path: Path, uri: str, seen: Callable[[str], bool]) -> PendingFile | None:
-        """Hash the file and check the manifest; None when it is unchanged (or `seen` earlier in this run).
+    def plan_file(
+        self, path: Path, uri: str, seen: Callable[[str], bool], report: IndexReport | None = None
+    ) -> PendingFile | None:
+        """Hash the file and check the manifest; None when there is nothing to extract.
 
-        A file to index has any partial points of an interrupted earlier run deleted here, before extraction.
+        Nothing to extract: the file is unchanged, or `seen` earlier in this run, or holds the same bytes
+        as a source indexed at another path (recorded as a duplicate; when that path is gone, the file was
+        renamed or moved and the source's uri is updated). A file to index has any partial points of an
+        interrupted earlier run deleted here, before extraction.
 
         Raises:
             MmragError: the file cannot be read.
         """
         source = replace(load_source(path), uri=uri)
         known = self.manifest.get(source.source_id)
-        if seen(source.source_id) or (known is not None and known.status == "indexed"):
+        if seen(source.source_id):
+            first = known.uri if known is not None else "another path in this run"
+            if first != uri:
+                self.manifest.duplicate(source, uri, first)
+            return None
+        if known is not None and known.status == "indexed":
+            if known.uri != uri:
+                self._moved_or_copied(source, known.uri, report)
+            else:
+                self.manifest.clear_path(uri)
             return None
         replaces = [r.source_id for r in self.manifest.by_uri(uri) if r.source_id != source.source_id]
         # A source left in `indexing` by a crash may have partial points: start it clean.
         self.store.delete_source(source.source_id)
         return PendingFile(source, [], replaces)
+
+    def _moved_or_copied(self, source: Source, old_uri: str, report: IndexReport | None) -> None:
+        """An indexed source's bytes found at a new uri: a copy when the old file is still there, else a move
+        (the source then takes the new uri, and any other source recorded at the new uri is replaced)."""
+        if os.path.lexists(old_uri):
+            self.manifest.duplicate(source, source.uri, old_uri)
+            return
+        for other in self.manifest.by_uri(source.uri):
+            if other.source_id != source.source_id:
+                self._drop(other.source_id)
+        self.store.set_uri(source.source_id, source.uri)
+        self.manifest.set_uri(source.source_id, source.uri)
+        self.manifest.forget_path(old_uri)
+        log.info("%s: moved to %s", old_uri, source.uri)
+        if report is not None:
+            report.renamed.append(Renamed(old_uri, source.uri))
+
+    def _drop(self, source_id: str) -> None:
+        self.store.delete_source(source_id)
+        self.media.delete_source(source_id)
+        self.manifest.forget(source_id)
 
     def begin_source(self, pending: PendingFile) -> None:
         """Before its points are written: save its media and mark the source `indexing`."""
@@ -237,48 +334,77 @@ class Indexer:
         self.manifest.begin(source)
 
     def record_failure(self, source: Source | None, uri: str, error: str, report: IndexReport) -> None:
-        """Report a file that could not be indexed and note it in the manifest."""
+        """Report a file that could not be indexed and note it in the manifest (by path)."""
         log.warning("%s: %s", uri, error)
         report.failed.append(Failure(uri, error))
         self.manifest.fail(source, uri, error)
         if source is not None and self.manifest.get(source.source_id) is None:
             self.media.delete_source(source.source_id)
 
+    def record_skip(self, source: Source | None, uri: str, reason: str, report: IndexReport) -> None:
+        """Report a file that is not indexed on purpose and note it in the manifest (by path)."""
+        log.info("%s: skipped: %s", uri, reason)
+        report.skipped.append(Failure(uri, reason))
+        self.manifest.skip(source, uri, reason)
+
     def write(self, pending: Sequence[PendingFile], records: Sequence[Record], report: IndexReport) -> None:
-        """Store the records of these files, then mark them indexed and drop what they replace."""
+        """Store the records of these files, then mark them indexed and drop what they replace.
+
+        A write the store refuses is retried in halves, down to single files, so one file whose records
+        cannot be stored fails alone and the rest of the batch is committed.
+        """
         if not pending:
             return
         try:
             self.store.upsert(records)
         except Exception as exc:
-            # Nothing of these files is marked indexed, so the next run redoes them.
-            log.exception("storing a batch failed")
-            for p in pending:
-                report.failed.append(Failure(p.source.uri, f"store write failed: {exc}"))
-                self.manifest.fail(p.source, p.source.uri, f"store write failed: {exc}")
+            if len(pending) > 1:
+                log.warning("storing a batch of %d files failed (%s); retrying in halves", len(pending), exc)
+                half = len(pending) // 2
+                for part in (pending[:half], pending[half:]):
+                    ids = {p.source.source_id for p in part}
+                    self.write(part, [r for r in records if r.segment.source_id in ids], report)
+                return
+            # Nothing of this file is marked indexed, so the next run redoes it.
+            log.exception("storing %s failed", pending[0].source.uri)
+            source = pending[0].source
+            self._forget_partial(source.source_id)
+            self.record_failure(source, source.uri, f"store write failed: {failure_message(exc)}", report)
             return
         for p in pending:
             self.manifest.finish(p.source.source_id, len(p.items))
+            self.manifest.clear_path(p.source.uri)
             for old in p.replaces:
-                self.store.delete_source(old)
-                self.media.delete_source(old)
-                self.manifest.forget(old)
+                self._drop(old)
             report.indexed += 1
             report.segments += len(p.items)
+
+    def _forget_partial(self, source_id: str) -> None:
+        try:
+            self.store.delete_source(source_id)
+        except Exception:  # the store is failing anyway; the next run starts this file clean
+            log.warning("could not remove partial points of %s", source_id)
 
     # --- local steps ----------------------------------------------------------------------------------
     def _prepare(
         self, path: Path, uri: str, report: IndexReport, pending: list[PendingFile]
     ) -> PendingFile | None:
-        """Hash, check the manifest, extract. Returns None when the file is unchanged or failed."""
+        """Hash, check the manifest, extract. Returns None when the file is unchanged, skipped or failed."""
         source = None
         try:
-            planned = self.plan_file(path, uri, lambda sid: any(p.source.source_id == sid for p in pending))
+            planned = self.plan_file(
+                path, uri, lambda sid: any(p.source.source_id == sid for p in pending), report
+            )
             if planned is None:
                 report.unchanged += 1
                 return None
             source = planned.source
-            planned.items = extract_source(self.extractors, source, path)
+            try:
+                extractor_for(self.extractors, source)
+            except UnsupportedTypeError as exc:
+                self.record_skip(source, uri, exc.reason, report)
+                return None
+            planned.items = self.extraction.extract(source, path)
             self.begin_source(planned)
             return planned
         except Exception as exc:  # a parser bug on one odd file must not stop the batch
@@ -288,6 +414,23 @@ class Indexer:
             return None
 
     def _commit(self, pending: list[PendingFile], report: IndexReport) -> None:
-        """Encode and store the buffered files."""
-        if pending:
-            self.write(pending, self.encode([item for p in pending for item in p.items]), report)
+        """Encode and store the buffered files (file by file if encoding the batch fails)."""
+        if not pending:
+            return
+        try:
+            records = self.encode([item for p in pending for item in p.items])
+        except Exception:
+            log.exception("encoding a batch of %d files failed; encoding them one by one", len(pending))
+            for p in pending:
+                try:
+                    one = self.encode(p.items)
+                except Exception as exc:
+                    self._forget_partial(p.source.source_id)
+                    self.manifest.forget_source(p.source.source_id)
+                    self.record_failure(
+                        p.source, p.source.uri, f"encoding failed: {failure_message(exc)}", report
+                    )
+                    continue
+                self.write([p], one, report)
+            return
+        self.write(pending, records, report)

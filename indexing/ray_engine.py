@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.errors import UnsupportedTypeError
 from core.protocols import Extracted, Extractor, ImageEncoder, LexicalEncoder, Record, TextEncoder
 from core.settings import Settings
+from indexing.extraction_worker import extract_source
+from indexing.extractors import extractor_for
 from indexing.pipeline import (
     FLUSH_SEGMENTS,
     Indexer,
@@ -32,10 +35,9 @@ from indexing.pipeline import (
     Progress,
     RecordHook,
     encode_records,
-    extract_source,
     failure_message,
 )
-from indexing.sources import iter_files
+from indexing.walk import walk
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +168,15 @@ class RayIndexer:
         self.local_cpus = local_cpus
 
     def index_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> IndexReport:
-        """Index files and folders (recursively); the uri of each file is its absolute path."""
-        return self.index_files([(p, str(p.resolve())) for p in iter_files(paths)], progress)
+        """Index files and folders (recursively); the uri of each file is its absolute path.
+
+        Links out of the folders are skipped as in `Indexer.index_paths` (the local engine's walk)."""
+        entries = list(walk(paths, follow_links=self.indexer.follow_links))
+        report = self.index_files([(e.path, e.uri) for e in entries if e.skip is None], progress)
+        for e in entries:
+            if e.skip is not None:
+                self.indexer.record_skip(None, e.uri, e.skip, report)
+        return report
 
     def index_files(self, files: Sequence[tuple[Path, str]], progress: Progress | None = None) -> IndexReport:
         """Index (path on disk, uri to record) pairs. Bad files are reported and never stop the run."""
@@ -182,7 +191,13 @@ class RayIndexer:
     # --- driver steps -----------------------------------------------------------------------------------
     def _plan(self, run: _Run, path: Path, uri: str, progress: Progress | None) -> None:
         try:
-            pending = self.indexer.plan_file(path, uri, run.planned.__contains__)
+            pending = self.indexer.plan_file(path, uri, run.planned.__contains__, run.report)
+            if pending is not None:
+                extractor_for(self.indexer.extractors, pending.source)
+        except UnsupportedTypeError as exc:
+            self.indexer.record_skip(None, uri, exc.reason, run.report)
+            self._tick(run, uri, progress)
+            return
         except Exception as exc:
             self.indexer.record_failure(None, uri, failure_message(exc), run.report)
             self._tick(run, uri, progress)

@@ -24,6 +24,7 @@ from retrieval.qdrant_common import (
     batched,
     build_filter,
     check_space,
+    clean_payload,
     search_params,
     source_filter,
     to_hit,
@@ -170,6 +171,22 @@ class QdrantClientStore:
                 "deleting a source", client.delete, self.collection, points_selector=selector, wait=True
             )
         return n
+
+    def set_uri(self, source_id: str, uri: str) -> None:
+        """Point every segment of a source at a new uri (the file was renamed or moved)."""
+        if self._known_spaces() is None:
+            return
+        flt = source_filter(source_id, _models())
+        client = self._conn()
+        payload = clean_payload({"uri": uri})
+        self._call(
+            "updating a source's uri",
+            client.set_payload,
+            self.collection,
+            payload=payload,
+            points=flt,
+            wait=True,
+        )
 
     # -- reads -----------------------------------------------------------------------------------------
 
@@ -391,7 +408,9 @@ def _point(record: Record) -> Any:
         vectors[LEXICAL] = m.SparseVector(
             indices=list(record.sparse.indices), values=[float(v) for v in record.sparse.values]
         )
-    return m.PointStruct(id=record.segment.segment_id, vector=vectors, payload=record.segment.payload())
+    return m.PointStruct(
+        id=record.segment.segment_id, vector=vectors, payload=clean_payload(record.segment.payload())
+    )
 
 
 def _models() -> Any:

@@ -7,11 +7,14 @@ passes in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from core.errors import StoreError
 from core.types import Hit, SearchFilter, Segment
+from indexing.walk import readable
 
 LEXICAL = "lexical"
 """Name of the sparse vector (BM25 term weights, IDF applied by Qdrant)."""
@@ -91,3 +94,44 @@ def search_params(models: Any, hnsw_ef: int, quantization: str) -> Any:
     if quantization != "none":
         quant = models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING[quantization])
     return models.SearchParams(hnsw_ef=hnsw_ef, quantization=quant)
+
+
+INT64_MAX = 2**63 - 1
+MAX_PAYLOAD_DEPTH = 32
+
+
+def clean_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload every Qdrant backend accepts, whatever the extractors put in it.
+
+    File metadata is user data: EXIF rationals with a zero denominator become NaN, counters overflow 64
+    bits, names carry undecodable bytes. The engine rejects a whole write batch for one such value, so
+    each value is made storable here, once, for both backends: NaN and infinities become None, integers
+    beyond 64 bits become strings, lone surrogates become readable `\\xNN` escapes, bytes are decoded,
+    tuples become lists, unknown objects their `str()`, and nesting deeper than 32 levels a string.
+    """
+    return {readable(str(k)): _clean_value(v, 1) for k, v in payload.items()}
+
+
+def _clean_value(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return readable(value)
+    if isinstance(value, numbers.Integral):
+        integer = int(value)
+        return integer if -INT64_MAX - 1 <= integer <= INT64_MAX else str(integer)
+    if isinstance(value, numbers.Real):
+        try:
+            number = float(value)
+        except (ValueError, ZeroDivisionError, OverflowError):  # e.g. a Fraction-like with denominator 0
+            return None
+        return number if math.isfinite(number) else None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return readable(bytes(value).decode("utf-8", "surrogateescape"))
+    if depth >= MAX_PAYLOAD_DEPTH:
+        return readable(str(value))[:1000]
+    if isinstance(value, Mapping):
+        return {readable(str(k)): _clean_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean_value(v, depth + 1) for v in value]
+    return readable(str(value))

@@ -28,6 +28,7 @@ from retrieval.qdrant_common import (
     LEXICAL,
     batched,
     build_filter,
+    clean_payload,
     search_params,
     source_filter,
     to_hit,
@@ -136,6 +137,16 @@ class QdrantEdgeStore:
             if n:
                 shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
         return n
+
+    def set_uri(self, source_id: str, uri: str) -> None:
+        """Point every segment of a source at a new uri (the file was renamed or moved)."""
+        qe = _qe()
+        shard = self._open()
+        if shard is None:
+            return
+        payload = clean_payload({"uri": uri})
+        with self._engine("updating a source's uri"):
+            shard.update(qe.UpdateOperation.set_payload_by_filter(source_filter(source_id, qe), payload))
 
     # -- reads -----------------------------------------------------------------------------------------
 
@@ -322,7 +333,7 @@ def _point(qe: Any, record: Record) -> Any:
         vectors[LEXICAL] = qe.SparseVector(
             list(record.sparse.indices), [float(v) for v in record.sparse.values]
         )
-    return qe.Point(record.segment.segment_id, vectors, record.segment.payload())
+    return qe.Point(record.segment.segment_id, vectors, clean_payload(record.segment.payload()))
 
 
 def _qe() -> Any:
