@@ -1,21 +1,27 @@
-"""The `mmrag` command line: thin wrappers over library calls. `--json` prints machine-readable output.
+"""The `mmrag` command line: thin wrappers over a `Backend` (app.backend). `--json` prints machine JSON.
 
-Exit codes: 0 success, 1 some work failed (e.g. some files could not be indexed), 2 usage error.
+When a `mmrag serve` owns the home, commands go through its API; otherwise they open the store themselves,
+one process at a time (a second one waits: `waiting for <pid> to finish indexing …`).
+
+Exit codes: 0 success; 1 the work failed (some files could not be indexed, the store is busy with
+`--no-wait`, a model or the server failed); 2 usage error (bad arguments, unknown or ambiguous source).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
-from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
-from core.errors import MmragError
+from app.backend import Backend, open_backend, resolve_filter_sources, resolve_source
+from app.cli_output import JsonOpt, emit_json, err, fail, format_time, locate, note, out, print_hits, waiting
+from core.errors import InvalidRequestError, MmragError
 from core.types import Granularity, Hit, Modality, SearchFilter
 
 if TYPE_CHECKING:
@@ -24,21 +30,46 @@ if TYPE_CHECKING:
 # Model-loading progress bars would interleave with our own output; rich shows progress instead.
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+__all__ = ["JsonOpt", "app", "emit_json", "err", "fail", "format_time", "main", "out", "where"]
+
+
+class MmragGroup(TyperGroup):
+    """Every command: an `MmragError` (a busy store included) becomes one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidRequestError as exc:
+            raise fail(str(exc), 2) from exc
+        except MmragError as exc:
+            raise fail(_readable(exc), 1) from exc
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+
+def _readable(exc: MmragError) -> str:
+    """The error's line; the embedded engine's own lock error said in words."""
+    message = str(exc)
+    if "WouldBlock" in message:
+        return (
+            "the store is in use by another process that is not an mmrag command (an embedded store "
+            f"allows one process at a time); stop it and try again ({message.splitlines()[0][:200]})"
+        )
+    return " ".join(message.split())
+
+
 app = typer.Typer(
     name="mmrag",
     help="Multimodal retrieval and RAG over your files: index, search, ask, serve.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=MmragGroup,
 )
 eval_app = typer.Typer(
-    help="Evaluate retrieval, routing, ASR and image search; prints JSON.", no_args_is_help=True
+    help="Evaluate retrieval, routing, ASR and image search (JSON with --json).", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
-
-out = Console()  # results on stdout
-err = Console(stderr=True)  # progress, warnings and errors on stderr
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def container_from_env() -> Container:
@@ -48,54 +79,71 @@ def container_from_env() -> Container:
     return Container()
 
 
-def emit_json(data: Any) -> None:
-    """Print one JSON document to stdout."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
-
-
-def format_time(seconds: float) -> str:
-    """mm:ss, or h:mm:ss past an hour."""
-    total = int(seconds)
-    hours, rest = divmod(total, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
-
-
 def where(hit: Hit) -> str:
     """A human locator: `uri @ mm:ss–mm:ss`, `uri p.3`, or the uri."""
-    seg = hit.segment
-    loc = seg.locator
-    if loc.start_s is not None:
-        end = f"–{format_time(loc.end_s)}" if loc.end_s is not None else ""
-        return f"{seg.uri} @ {format_time(loc.start_s)}{end}"
-    if loc.page is not None:
-        pages = f"{loc.page}-{loc.page_end}" if loc.page_end and loc.page_end != loc.page else f"{loc.page}"
-        return f"{seg.uri} p.{pages}"
-    return seg.uri
+    return locate(hit.segment.uri, hit.segment.locator.to_dict())
+
+
+def backend_for(purpose: str, *, wait: bool = True, store: bool = True) -> Backend:
+    """The backend for a command: the server that owns the home, or the store opened here (see app.backend)."""
+    return open_backend(purpose, container_from_env, wait=wait, on_wait=waiting, store=store)
 
 
 @app.callback()
 def _setup(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details to stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log details to stderr.", metavar="")
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def print_index_report(report: dict[str, Any]) -> None:
+    """One line per failed (and skipped) file on stderr, then the totals on stdout."""
+    for failure in report.get("failed", []):
+        err.print(
+            f"[red]failed[/red] {escape(_one_line(failure['uri']))}: {escape(_one_line(failure['error']))}"
+        )
+    skipped = report.get("skipped", [])
+    for item in skipped if isinstance(skipped, list) else []:
+        if isinstance(item, dict):
+            reason = _one_line(item.get("reason") or item.get("error") or "")
+            err.print(f"[yellow]skipped[/yellow] {escape(_one_line(item.get('uri', '')))}: {escape(reason)}")
+    n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
+    parts = [f"indexed {report.get('indexed', 0)}", f"unchanged {report.get('unchanged', 0)}"]
+    if "skipped" in report:
+        parts.append(f"skipped {n_skipped}")
+    parts.append(f"failed {len(report.get('failed', []))}")
+    out.print(", ".join(parts) + f", {report.get('segments', 0)} segments", highlight=False)
+
+
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursive) to index.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files and folders (recursive) to index.", metavar="PATH...")
+    ],
     engine: Annotated[
-        str, typer.Option(help="local (default), or ray: extraction and encoding as Ray Data stages.")
+        str,
+        typer.Option(
+            help="local (default), or ray: extraction and encoding as Ray Data stages.", metavar="NAME"
+        ),
     ] = "local",
     address: Annotated[
-        str | None, typer.Option(help="Ray cluster address for --engine ray; unset = private local cluster.")
+        str | None,
+        typer.Option(
+            help="Ray cluster address for --engine ray; unset = private local cluster.", metavar="URL"
+        ),
     ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Fail at once if another process is using this home.", metavar=""),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Index files and folders. Unchanged files are skipped; bad files are reported, the rest indexed."""
@@ -106,10 +154,12 @@ def index(
         raise fail(f"no such file or folder: {', '.join(missing)}")
     if engine not in ("local", "ray"):
         raise fail(f"unknown engine {engine!r}: use local or ray")
-    container = container_from_env()
+    backend = backend_for("index", wait=not no_wait)
     try:
+        if engine == "ray" and backend.kind != "local":
+            raise fail("--engine ray opens the store itself: stop `mmrag serve` on this home first", 1)
         with Progress(
-            TextColumn("[bold]indexing"),
+            TextColumn("[bold]indexing" + (" (server)" if backend.kind == "server" else "")),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -121,28 +171,22 @@ def index(
             task = bar.add_task("", total=None)
 
             def progress(done: int, total: int, uri: str) -> None:
-                bar.update(task, completed=done, total=total, description=Path(uri).name)
+                bar.update(task, completed=done, total=total, description=escape(Path(uri).name))
 
             if engine == "ray":
-                from app.ray_components import ray_indexer
-
-                report = ray_indexer(container, address).index_paths(paths, progress)
+                report = backend.index_ray(paths, progress, address)  # type: ignore[attr-defined]
             else:
-                report = container.indexer.index_paths(paths, progress)
+                report = backend.index(paths, progress)
+        unavailable = backend.unavailable()
     finally:
-        container.close()
+        backend.close()
     if json_out:
-        emit_json(report.to_dict())
+        emit_json(report)
     else:
-        for failure in report.failed:
-            err.print(f"[red]failed[/red] {failure.uri}: {failure.error}")
-        out.print(
-            f"indexed {report.indexed}, unchanged {report.unchanged}, failed {len(report.failed)}, "
-            f"{report.segments} segments"
-        )
-        for space, reason in container.unavailable.items():
-            err.print(f"[yellow]note:[/yellow] no {space} space: {reason}")
-    raise typer.Exit(1 if report.failed else 0)
+        print_index_report(report)
+        for space, reason in unavailable.items():
+            note(f"no {space} space: {reason}")
+    raise typer.Exit(1 if report.get("failed") else 0)
 
 
 def _filter(
@@ -161,19 +205,40 @@ def _filter(
         ) from exc
 
 
+def _read_image(path: Path) -> bytes:
+    """The bytes of a query image, checked to be a readable picture (a usage error otherwise)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise fail(f"{path}: not a readable image ({exc})") from exc
+    return data
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for (may be empty with --image).")] = "",
-    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits.")] = 10,
+    query: Annotated[
+        str, typer.Argument(help="What to look for (may be empty with --image).", metavar="QUERY")
+    ] = "",
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits.", metavar="N")] = 10,
     modality: Annotated[
-        list[str] | None, typer.Option(help="text, image, video or audio (repeatable).")
+        list[str] | None, typer.Option(help="text, image, video or audio (repeatable).", metavar="NAME")
     ] = None,
     granularity: Annotated[
-        list[str] | None, typer.Option(help="paragraph, document, image, frame, clip, video (repeatable).")
+        list[str] | None,
+        typer.Option(help="paragraph, document, image, frame, clip, video (repeatable).", metavar="NAME"),
     ] = None,
-    source: Annotated[list[str] | None, typer.Option(help="Only these source ids (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this source: id, 8+ char id prefix or uri (repeatable).", metavar="ID"),
+    ] = None,
     image: Annotated[
-        Path | None, typer.Option(help="Query image (alone, or composed with the text).")
+        Path | None, typer.Option(help="Query image (alone, or composed with the text).", metavar="FILE")
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -181,103 +246,109 @@ def search(
     flt = _filter(modality, granularity, source)
     if not query.strip() and image is None:
         raise fail("give a query, an --image, or both")
-    container = container_from_env()
-    method = "hybrid"
+    picture = _read_image(image) if image is not None else None
+    backend = backend_for("search")
     try:
-        if image is not None:
-            hits, method = _search_with_image(container, query, image, k, flt)
-        else:
-            hits = container.retriever.search(query, k=k, flt=None if flt.is_empty() else flt)
-    except MmragError as exc:
-        raise fail(str(exc), 1) from exc
+        flt = resolve_filter_sources(backend, flt)
+        result = backend.search(query, k, flt, picture)
     finally:
-        container.close()
+        backend.close()
     if json_out:
-        emit_json({"hits": [h.to_dict() for h in hits], "method": method})
-        return
-    if not hits:
-        out.print("no results")
-    for rank, hit in enumerate(hits, start=1):
-        snippet = " ".join(hit.segment.text.split())[:160]
-        out.print(
-            f"[bold]{rank:>2}.[/bold] {hit.score:.4f} [{hit.segment.granularity}] [cyan]{where(hit)}[/cyan]"
-        )
-        if snippet:
-            out.print(f"     {snippet}", markup=False)
-
-
-def _search_with_image(
-    container: Container, query: str, image_path: Path, k: int, flt: SearchFilter
-) -> tuple[list[Hit], str]:
-    from PIL import Image, UnidentifiedImageError
-
-    from retrieval.composed_query import search_composed
-
-    try:
-        with Image.open(image_path) as img:
-            picture = img.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise fail(f"{image_path}: not a readable image ({exc})") from exc
-    return search_composed(container, query or None, picture, k, None if flt.is_empty() else flt)
+        emit_json(result)
+    else:
+        print_hits(result["hits"])
 
 
 @app.command()
 def sources(json_out: JsonOpt = False) -> None:
     """List indexed (and failed) sources."""
-    container = container_from_env()
-    records = container.manifest.sources()
+    backend = backend_for("sources", store=False)
+    try:
+        records = backend.sources()
+    finally:
+        backend.close()
     if json_out:
-        emit_json({"sources": [r.to_dict() for r in records]})
+        emit_json({"sources": records})
         return
     if not records:
         out.print("no sources yet: run `mmrag index PATH`")
     for r in records:
-        status = r.status if r.status != "failed" else f"[red]failed[/red]: {r.error}"
-        out.print(f"{r.source_id[:12]}  {r.segments:>5} seg  {status}  {r.uri}")
+        status = escape(r["status"])
+        if r["status"] == "failed":
+            status = f"[red]failed[/red]: {escape(_one_line(r.get('error') or ''))}"
+        out.print(
+            f"{r['source_id'][:12]}  {r['segments']:>5} seg  {status}  {escape(r['uri'])}", highlight=False
+        )
 
 
 @app.command()
 def delete(
-    source: Annotated[str, typer.Argument(help="Source id (or a unique prefix of 8+ chars) or its uri.")],
+    source: Annotated[
+        str, typer.Argument(help="Source id (or a unique prefix of 8+ chars) or its uri.", metavar="SOURCE")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """Delete a source: its points, media and manifest entry."""
-    container = container_from_env()
+    backend = backend_for("delete")
     try:
-        record = container.manifest.resolve(source)
-        if record is None:
-            raise fail(f"no such source: {source}", 1)
-        deleted = container.delete_source(record.source_id)
+        try:
+            record = resolve_source(backend.sources(), source)
+        except InvalidRequestError as exc:
+            raise fail(str(exc), 2) from exc
+        except MmragError as exc:
+            raise fail(str(exc), 1) from exc
+        deleted = backend.delete(record["source_id"])
     finally:
-        container.close()
+        backend.close()
     if json_out:
-        emit_json({"deleted": record.source_id, "uri": record.uri, "points": deleted})
+        emit_json({"deleted": record["source_id"], "uri": record["uri"], "points": deleted})
     else:
-        out.print(f"deleted {record.uri} ({deleted} points)")
+        out.print(f"deleted {escape(record['uri'])} ({deleted} points)", highlight=False)
 
 
 @app.command()
 def doctor(json_out: JsonOpt = False) -> None:
     """Show active settings, which encoders and store loaded, and why anything could not load."""
-    from app.doctor import diagnose
-
-    report = diagnose(container_from_env())
+    backend = backend_for("doctor")
+    try:
+        report = backend.doctor()
+    finally:
+        backend.close()
     if json_out:
         emit_json(report)
         return
     for section, items in report.items():
-        out.print(f"[bold]{section}[/bold]")
+        out.print(f"[bold]{escape(str(section))}[/bold]")
+        if not isinstance(items, dict):
+            out.print(f"  {items}", markup=False)
+            continue
         for key, value in items.items():
             out.print(f"  {key}: {value}", markup=False)
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """An evaluation result for a person: `key: value` lines (nested dicts indented)."""
+
+    def show(data: dict[str, Any], indent: str) -> None:
+        for key, value in data.items():
+            if isinstance(value, dict):
+                out.print(f"{indent}{key}:", markup=False)
+                show(value, indent + "  ")
+            else:
+                out.print(f"{indent}{key}: {value}", markup=False)
+
+    show(result, "")
 
 
 @eval_app.command("beir")
 def eval_beir(
     directory: Annotated[
-        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.", metavar="DIR")
     ],
-    fusion: Annotated[str | None, typer.Option(help="Override fusion: rrf or weighted.")] = None,
-    json_out: JsonOpt = True,
+    fusion: Annotated[
+        str | None, typer.Option(help="Override fusion: rrf or weighted.", metavar="NAME")
+    ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Index a BEIR corpus into a throwaway collection and print nDCG@10 and Recall@100."""
     from app.eval_beir import evaluate_beir
@@ -285,12 +356,17 @@ def eval_beir(
     if not (directory / "corpus.jsonl").is_file():
         raise fail(f"{directory}: no corpus.jsonl (expected BEIR layout)")
     result = evaluate_beir(directory, fusion=fusion, progress=None if json_out else err)
-    emit_json(result)
+    if json_out:
+        emit_json(result)
+    else:
+        print_result(result)
 
 
 @app.command("export-onnx")
 def export_onnx(
-    out_dir: Annotated[Path | None, typer.Option(help="Export root (default: $MMRAG_HOME/onnx).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Export root (default: $MMRAG_HOME/onnx).", metavar="DIR")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Export the text encoder (and CLIP towers, when loadable) to ONNX for MMRAG_TEXT_BACKEND=onnx."""
@@ -305,7 +381,7 @@ def export_onnx(
         emit_json({"exported": [str(p) for p in written]})
     else:
         for path in written:
-            out.print(f"exported {path}")
+            out.print(f"exported {escape(str(path))}", highlight=False)
 
 
 def main() -> None:
@@ -314,6 +390,8 @@ def main() -> None:
 
 
 # --- commands registered by area modules ----------------------------------------------------------------
+# Each area module imports only `app.cli_output` and `app.backend` (never this module), so no import circle;
+# add a command here as `app.command("name")(module.function)`.
 from app import cli_serve  # noqa: E402
 
 app.command("serve")(cli_serve.serve)
@@ -331,3 +409,7 @@ eval_app.command("images")(cli_rag.eval_images)
 from app import cli_mm  # noqa: E402
 
 app.command("reembed")(cli_mm.reembed)
+# watch / mcp (issue 12): register here, e.g.
+# from app import cli_watch  # noqa: E402
+# app.command("watch")(cli_watch.watch)
+# app.command("mcp")(cli_watch.mcp)

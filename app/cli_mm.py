@@ -21,10 +21,16 @@ def reembed(
     """Embed every indexed segment into the `mm` space (MMRAG_MM_MODEL) without re-extracting files."""
     from rich.progress import Progress
 
-    from app.cli import container_from_env, emit_json, err, fail, out
+    from app.backend import LocalBackend, open_backend
+    from app.cli import container_from_env
+    from app.cli_output import emit_json, err, fail, out, waiting
     from indexing.mm_space import reembed_mm
 
-    container = container_from_env()
+    backend = open_backend("reembed", container_from_env, on_wait=waiting)
+    if not isinstance(backend, LocalBackend):
+        backend.close()
+        raise fail("reembed opens the store itself: stop `mmrag serve` on this home first", 1)
+    container = backend.container
     flt = SearchFilter(source_ids=tuple(source)) if source else None
     try:
         with Progress(console=err, transient=True, disable=json_out) as bar:
@@ -38,7 +44,7 @@ def reembed(
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
     finally:
-        container.close()
+        backend.close()
     if json_out:
         emit_json({"reembedded": written, "space": "mm"})
     else:

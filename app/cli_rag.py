@@ -1,7 +1,7 @@
 """`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`.
 
-`app.cli` imports this module at its end to register the commands, so the helpers from `app.cli` are looked
-up at call time (importing this module first would otherwise meet a half-initialised `app.cli`).
+`app.cli` imports this module at its end to register the commands; the output helpers come from
+`app.cli_output`, so this module never imports `app.cli` at import time.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from app.cli_output import JsonOpt, emit_json, err, fail, locate, out, waiting
 from core.errors import MmragError
 
 if TYPE_CHECKING:
     from app.container import Container
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def container_from_env() -> Container:
@@ -26,57 +25,46 @@ def container_from_env() -> Container:
     return cli.container_from_env()
 
 
-def emit_json(data: Any) -> None:
-    from app import cli
-
-    cli.emit_json(data)
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    from app import cli
-
-    return cli.fail(message, code)
-
-
 def _print(text: str, stderr: bool = False, markup: bool = True) -> None:
-    from app import cli
-
-    (cli.err if stderr else cli.out).print(text, markup=markup)
+    (err if stderr else out).print(text, markup=markup, highlight=False)
 
 
 router_app = typer.Typer(help="Train the query router on your own labelled questions.", no_args_is_help=True)
 
 
 def ask(
-    question: Annotated[str, typer.Argument(help="The question to answer from the index.")],
+    question: Annotated[
+        str, typer.Argument(help="The question to answer from the index.", metavar="QUESTION")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Answer a question from the indexed files, with numbered sources."""
-    from app.cli import where
-    from app.rag import answer_to_dict
-    from core.types import Hit
+    """Answer a question from the indexed files, with numbered sources.
+
+    `--json` prints the same fields as the API's `POST /v1/ask`: text, citations, route, timings, abstained.
+    """
+    from app.backend import open_backend
 
     if not question.strip():
         raise fail("the question is empty")
-    container = container_from_env()
+    backend = open_backend("ask", container_from_env, on_wait=waiting)
     try:
-        answer = container.rag.ask(question)
-    except MmragError as exc:
-        raise fail(str(exc), 1) from exc
+        answer = backend.ask(question)
     finally:
-        container.close()
+        backend.close()
     if json_out:
-        emit_json(answer_to_dict(answer))
+        emit_json(answer)
         return
-    _print(answer.text, markup=False)
-    if answer.citations:
+    _print(answer["text"], markup=False)
+    if answer.get("citations"):
         _print("\n[bold]Sources[/bold]")
-    for c in answer.citations:
-        _print(f"  [{c.n}] {where(Hit(segment=c.segment, score=0.0))}", markup=False)
-    if answer.route is not None:
+    for c in answer.get("citations", []):
+        _print(f"  [{c['n']}] {locate(c['uri'], c.get('locator') or {})}", markup=False)
+    route = answer.get("route")
+    if route:
         _print(
             stderr=True,
-            text=f"route: {', '.join(r.value for r in answer.route.selected)} ({answer.route.router})",
+            text=f"route: {', '.join(route.get('selected', []))} ({route.get('router', '')})",
+            markup=False,
         )
 
 
@@ -146,8 +134,8 @@ def router_train(
 
 
 def eval_router(
-    file: Annotated[Path, typer.Argument(help='JSON lines {"question": ..., "route": ...}.')],
-    json_out: JsonOpt = True,
+    file: Annotated[Path, typer.Argument(help='JSON lines {"question": ..., "route": ...}.', metavar="FILE")],
+    json_out: JsonOpt = False,
 ) -> None:
     """Accuracy, macro-F1 and per-route scores of the configured router (top route vs the label)."""
     from retrieval.router_training import load_labelled, metrics
@@ -173,14 +161,14 @@ def eval_router(
             "mean_routes_searched": round(sum(len(d.selected) for d in decisions) / len(decisions), 3),
         }
     )
-    emit_json(result)
+    _emit(result, json_out)
 
 
 def eval_images(
     images: Annotated[Path, typer.Option("--images", help="Folder of images.")],
     captions: Annotated[Path, typer.Option("--captions", help="COCO captions JSON for those images.")],
-    limit: Annotated[int, typer.Option(min=0, help="Only the first N images (0: all).")] = 0,
-    json_out: JsonOpt = True,
+    limit: Annotated[int, typer.Option(min=0, help="Only the first N images (0: all).", metavar="N")] = 0,
+    json_out: JsonOpt = False,
 ) -> None:
     """Text→image and image→text Recall@1/5/10 with the configured CLIP model."""
     from app.eval_images import evaluate_images
@@ -196,4 +184,13 @@ def eval_images(
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
     result["clip_model"] = container.settings.clip_model
-    emit_json(result)
+    _emit(result, json_out)
+
+
+def _emit(result: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        emit_json(result)
+    else:
+        from app.cli import print_result
+
+        print_result(result)

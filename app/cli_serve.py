@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli import err, fail
+from app.cli_output import err, fail
 
 
 def _is_loopback(host: str) -> bool:
@@ -31,10 +32,15 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs). Models load at startup; /readyz says when done."""
+    """Serve the REST API (OpenAPI docs at /docs). Models load at startup; /readyz says when done.
+
+    While it runs, the server owns the home: other `mmrag` commands on the same home go through it.
+    """
     import uvicorn
 
     from app.api.main import create_app
+    from app.api.serving import PublishingServer
+    from app.home import StoreLock, new_token, unpublish
     from core.settings import Settings
 
     settings = Settings()
@@ -43,8 +49,29 @@ def serve(
             f"refusing to serve on {host} without API keys: set MMRAG_API_KEYS='[\"a-long-secret\"]' "
             "(or pass --insecure)"
         )
+    lock = None
+    if not settings.qdrant_url:  # the embedded store is single-process: this server owns the home
+        lock = StoreLock(settings.home)
+        lock.acquire(
+            "serve", on_wait=lambda h: err.print(f"waiting for {h.describe() if h else 'another process'} …")
+        )
+    token = new_token()
+    config = uvicorn.Config(
+        create_app(settings, local_token=token),
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=30,
+    )
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+    url = f"http://{reach}:{port}"
     err.print(f"serving mmrag API on http://{host}:{port} (docs at /docs), data in {settings.home}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+    try:
+        PublishingServer(config, settings.home, url, token).run()
+    finally:
+        unpublish(settings.home, token)
+        if lock is not None:
+            lock.release()
 
 
 def ui(
@@ -67,4 +94,33 @@ def ui(
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     err.print(f"UI on http://{host}:{port}, talking to {env['MMRAG_API_URL']}")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    raise typer.Exit(run_forwarding_signals(cmd, env))
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> int:
+    """Run a child to its end, passing SIGINT/SIGTERM/SIGHUP on to it: stopping us stops it.
+
+    Returns:
+        The child's exit code (128 + signal number when a signal ended it, as a shell reports it).
+    """
+    child = subprocess.Popen(cmd, env=env)
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: child.send_signal(signum)) for sig in FORWARDED
+    }
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for safety
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return 128 - code if code < 0 else code

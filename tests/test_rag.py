@@ -111,7 +111,7 @@ def test_cli_ask(indexed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["ask", "When was the Fennick footbridge built?", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert "1780" in data["answer"] and data["citations"][0]["uri"].endswith("bridges.md")
+    assert "1780" in data["text"] and data["citations"][0]["uri"].endswith("bridges.md")
     text = runner.invoke(app, ["ask", "When was the Fennick footbridge built?"])
     assert text.exit_code == 0 and "1780" in text.stdout and "Sources" in text.stdout
     assert "[1]" in text.stdout and "bridges.md" in text.stdout
@@ -147,6 +147,7 @@ def test_cli_eval_images_with_the_tiny_clip(make_container: Any, monkeypatch: py
             str(coco / "captions.json"),
             "--limit",
             "6",
+            "--json",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -198,6 +198,8 @@ class JobRunner:
         self._indexer = indexer  # resolved in the worker, so a slow model load never blocks a request
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        # One indexing run at a time in this process: upload jobs and the CLI's local-path indexing.
+        self.write_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the worker and requeue jobs a previous process left unfinished."""
@@ -253,7 +255,8 @@ class JobRunner:
             return
         self.store.set_file(job_id, f.idx, "running")
         try:
-            report = self._indexer().index_files([(path, f.name)])
+            with self.write_lock:
+                report = self._indexer().index_files([(path, f.name)])
         except MmragError as exc:
             self.store.set_file(job_id, f.idx, "failed", error=str(exc))
             return

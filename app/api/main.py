@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api.deps import key_error, key_from_headers
 from app.api.errors import BodyLimitMiddleware, install_error_handlers
 from app.api.jobs import JobRunner, JobStore
-from app.api.routes import ask, health, jobs, media, search, sources
+from app.api.routes import ask, health, jobs, local, media, search, sources
 from app.api.uploads import UploadStore
 from app.container import Container
 from core.errors import MmragError
@@ -118,8 +118,14 @@ def _refine_openapi(app: FastAPI, settings: Settings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API for these settings (default: from the environment)."""
+def create_app(settings: Settings | None = None, local_token: str | None = None) -> FastAPI:
+    """Build the API for these settings (default: from the environment).
+
+    Args:
+        settings: the configuration (default: from the environment).
+        local_token: the token `mmrag serve` publishes in the home's `server.json`: it lets the CLI on this
+            machine in (like an API key) and is the only credential that may index the server's local paths.
+    """
     settings = settings or Settings()
     app = FastAPI(
         title="mmrag",
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.local_token = local_token
     uploads = UploadStore(settings.home / "uploads")
     app.state.uploads = uploads
     app.state.jobs = JobStore(settings.db_path)
@@ -136,13 +143,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runner = JobRunner(app.state.jobs, uploads, lambda: app.state.container.indexer)
     install_error_handlers(app)
     _refine_openapi(app, settings)
-    for module in (health, sources, jobs, search, ask, media):
+    for module in (health, sources, jobs, search, ask, media, local):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_upload_mb * 1024 * 1024,
         paths=("/v1/sources",),
-        auth=lambda headers: key_error(settings, key_from_headers(headers)),
+        auth=lambda headers: key_error(settings, key_from_headers(headers), local_token),
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -26,7 +26,8 @@ numbered evidence with `media_url`), `token` (a string, many), then `done` (the 
 response); `error` (`{"error": {"code", "message"}}`) if answering fails midway."""
 
 
-def citation_out(request: Request, n: int, seg: Segment) -> CitationOut:
+def citation_out(request: Request | None, n: int, seg: Segment) -> CitationOut:
+    """One citation; without a request (the CLI opening the store itself) there is no file to link."""
     return CitationOut(
         n=n,
         segment_id=seg.segment_id,
@@ -37,11 +38,11 @@ def citation_out(request: Request, n: int, seg: Segment) -> CitationOut:
         text=seg.text,
         locator=seg.locator.to_dict(),
         media_url=f"/v1/media/{seg.segment_id}" if seg.media_ref else None,
-        file_url=file_url(request, seg.source_id),
+        file_url=file_url(request, seg.source_id) if request is not None else None,
     )
 
 
-def answer_out(request: Request, answer: Answer) -> AskResponse:
+def answer_out(request: Request | None, answer: Answer) -> AskResponse:
     """The JSON shape of an answer, citations carrying the URLs of their evidence."""
     return AskResponse(
         text=answer.text,

@@ -1,0 +1,80 @@
+"""The CLI's output layer, shared by every `app/cli*.py` module (which import it, never each other).
+
+Results go to stdout, progress, notes and errors to stderr. Nothing wraps: piped output has one line per
+record, whatever the width. Everything user-provided (paths, source text) is escaped before Rich prints it,
+so `[paragraph]` or a file named `a[/b].md` shows as written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from app.home import Holder
+
+out = Console(soft_wrap=True)  # results on stdout
+err = Console(stderr=True, soft_wrap=True)  # progress, warnings and errors on stderr
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.", metavar="")]
+
+
+def emit_json(data: Any) -> None:
+    """Print one JSON document to stdout."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one error line to stderr; return the `typer.Exit` to raise (2: usage, 1: the work failed)."""
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+def note(message: str) -> None:
+    """One yellow note line on stderr."""
+    err.print(f"[yellow]note:[/yellow] {escape(message)}")
+
+
+def format_time(seconds: float) -> str:
+    """mm:ss, or h:mm:ss past an hour."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def locate(uri: str, locator: dict[str, Any]) -> str:
+    """A human locator from a hit's JSON: `uri @ mm:ss–mm:ss`, `uri p.3`, or the uri."""
+    start = locator.get("start_s")
+    if start is not None:
+        end = locator.get("end_s")
+        return f"{uri} @ {format_time(start)}" + (f"–{format_time(end)}" if end is not None else "")
+    page = locator.get("page")
+    if page is not None:
+        page_end = locator.get("page_end")
+        return f"{uri} p.{page}-{page_end}" if page_end and page_end != page else f"{uri} p.{page}"
+    return uri
+
+
+def print_hits(hits: list[dict[str, Any]]) -> None:
+    """Search hits for a person: rank, score, granularity, where; then a one-line snippet."""
+    if not hits:
+        out.print("no results")
+    for rank, hit in enumerate(hits, start=1):
+        where = escape(locate(hit["uri"], hit.get("locator") or {}))
+        granularity = escape(f"[{hit['granularity']}]")
+        out.print(f"[bold]{rank:>2}.[/bold] {hit['score']:.4f} {granularity} [cyan]{where}[/cyan]")
+        snippet = " ".join(str(hit.get("text") or "").split())[:160]
+        if snippet:
+            out.print(f"     {snippet}", markup=False, highlight=False)
+
+
+def waiting(holder: Holder | None) -> None:
+    """Say once that this command waits for another process that holds the home's store."""
+    who = holder.describe() if holder is not None else "another process to finish"
+    err.print(f"waiting for {escape(who)} …")
