@@ -28,6 +28,7 @@ from tests.fixtures.api_server import (
     mmrag_cmd,
     shared_api_fixture,  # noqa: F401  (registers `shared_api`)
 )
+from tests.fixtures.processes import group_alive, start_group, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def ui_url(shared_api: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> I
     env = {k: v for k, v in os.environ.items() if not k.startswith("MMRAG_")}
     env.update({"MMRAG_API_KEY": API_KEY, "HOME": str(log.parent)})
     with log.open("wb") as out:
-        proc = subprocess.Popen(
+        proc = start_group(
             [*mmrag_cmd(), "ui", "--port", str(port), "--api-url", shared_api.url],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(REPO),
         )  # fmt: skip
@@ -62,8 +63,8 @@ def ui_url(shared_api: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> I
                 time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_group(proc)  # `mmrag ui` runs Streamlit as a child: stop the whole group
+        assert not group_alive(proc), "Streamlit outlived `mmrag ui`"
 
 
 @pytest.fixture(scope="module")
