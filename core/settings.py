@@ -91,15 +91,14 @@ class Settings(BaseSettings):
         4096, ge=0, description="Address-space limit of the extraction worker; 0 = none."
     )
     follow_links: bool = Field(False, description="Follow symbolic links out of the indexed folders.")
-    max_text_chars: int = Field(10_000_000, gt=0, description="Characters per text, Markdown or HTML file.")
-    max_html_depth: int = Field(1000, gt=0, description="Element nesting depth of an HTML page.")
+    max_text_chars: int = Field(5_000_000, gt=0, description="Characters per text, Markdown or HTML file.")
     max_pdf_pages: int = Field(5000, gt=0, description="Pages per PDF.")
     max_ocr_pages: int = Field(
         100, ge=0, description="Scanned pages read with OCR per PDF; later ones keep no text."
     )
-    max_archive_mb: int = Field(512, gt=0, description="Decompressed size of a DOCX (all zip members), MiB.")
+    max_archive_mb: int = Field(256, gt=0, description="Decompressed size of a DOCX (all zip members), MiB.")
     max_archive_ratio: int = Field(
-        200, gt=0, description="Decompressed/compressed size ratio of a DOCX member."
+        100, gt=0, description="Decompressed/compressed size ratio of a DOCX member."
     )
     max_image_frames: int = Field(10_000, gt=0, description="Frames of an animated picture.")
     max_media_s: float = Field(

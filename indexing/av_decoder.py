@@ -238,3 +238,21 @@ def _stream_rotation(stream: Any) -> int:
         return -int(float(stream.metadata.get("rotate", 0))) % 360
     except (TypeError, ValueError):
         return 0
+
+
+MAX_MEDIA_S = 6 * 3600.0
+"""Default `max_media_s`: longer recordings are refused before any decoding."""
+
+
+def check_duration(path: str | Path, uri: str, max_s: float) -> None:
+    """Refuse a recording longer than `max_s` seconds (as its headers say), before decoding it.
+
+    Raises:
+        ExtractionError: over the limit (naming the setting), or unreadable.
+    """
+    duration = AvDecoder(path, uri=uri).probe().duration_s
+    if duration > max_s:
+        raise ExtractionError(
+            uri,
+            f"recording lasts {duration / 3600:.1f} h, over the limit of {max_s / 3600:.1f} h (max_media_s)",
+        )

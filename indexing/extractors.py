@@ -35,14 +35,26 @@ def build_extractors(settings: Settings, ocr: RapidOcr | None = None) -> list[Ex
     ocr = ocr if settings.ocr else None
     layout = TextLayout(chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap)
     pixels = settings.max_image_pixels
+    chars = settings.max_text_chars
     return [
-        PdfExtractor(layout=layout, ocr=ocr, max_image_pixels=pixels),
-        DocxExtractor(layout=layout, max_image_pixels=pixels),
-        HtmlExtractor(layout=layout),
-        MarkdownExtractor(layout=layout),
-        ImageExtractor(ocr=ocr, max_image_pixels=pixels),
+        PdfExtractor(
+            layout=layout,
+            ocr=ocr,
+            max_image_pixels=pixels,
+            max_pages=settings.max_pdf_pages,
+            max_ocr_pages=settings.max_ocr_pages,
+        ),
+        DocxExtractor(
+            layout=layout,
+            max_image_pixels=pixels,
+            max_archive_mb=settings.max_archive_mb,
+            max_archive_ratio=settings.max_archive_ratio,
+        ),
+        HtmlExtractor(layout=layout, max_chars=chars),
+        MarkdownExtractor(layout=layout, max_chars=chars),
+        ImageExtractor(ocr=ocr, max_image_pixels=pixels, max_frames=settings.max_image_frames),
         *build_media_extractors(settings, ocr),
-        TextExtractor(layout=layout),
+        TextExtractor(layout=layout, max_chars=chars),
     ]
 
 

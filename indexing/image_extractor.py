@@ -8,6 +8,7 @@ orientation is applied, so a phone photo is embedded and displayed upright.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 IMAGE_MIMES = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff", "image/gif", "image/bmp"})
 THUMBNAIL_NAME = "thumb.jpg"
+MAX_IMAGE_FRAMES = 10_000
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _TAGS = {0x010F: "camera_make", 0x0110: "camera_model", 0x0131: "software", 0x0132: "datetime"}
 _EXIF_TAGS = {0x9003: "datetime_original", 0xA434: "lens_model"}
@@ -35,13 +37,22 @@ _EXIF_TAGS = {0x9003: "datetime_original", 0xA434: "lens_model"}
 class ImageExtractor:
     """Reads pictures with Pillow, refusing decompression bombs before decoding them."""
 
-    def __init__(self, *, ocr: RapidOcr | None = None, max_image_pixels: int = 100_000_000) -> None:
+    def __init__(
+        self,
+        *,
+        ocr: RapidOcr | None = None,
+        max_image_pixels: int = 100_000_000,
+        max_frames: int = MAX_IMAGE_FRAMES,
+    ) -> None:
         """Args:
         ocr: reads text in the picture; None leaves the segment text empty.
         max_image_pixels: refuse pictures with more pixels than this (checked from the header).
+        max_frames: refuse animated pictures with more frames than this (`max_image_frames`); only the
+            first frame is indexed, but counting frames walks the file.
         """
         self.ocr = ocr
         self.max_image_pixels = max_image_pixels
+        self.max_frames = max_frames
 
     def accepts(self, source: Source) -> bool:
         """Picture types Pillow decodes (sniffed from the bytes)."""
@@ -92,7 +103,7 @@ class ImageExtractor:
                     f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
                     f"{self.max_image_pixels / 1e6:.0f} (max_image_pixels); not decoded",
                 )
-            meta: dict[str, Any] = {"format": image.format, "frames": getattr(image, "n_frames", 1)}
+            meta: dict[str, Any] = {"format": image.format, "frames": self._frames(image, uri)}
             meta.update(exif_fields(image))
             try:
                 image.seek(0)
@@ -102,6 +113,24 @@ class ImageExtractor:
                 raise ExtractionError(uri, f"truncated or corrupt image: {e}") from None
         meta["width"], meta["height"] = picture.size
         return picture, meta
+
+    def _frames(self, image: Image, uri: str) -> int:
+        """How many frames the picture has, counting no further than the limit."""
+        if not getattr(image, "is_animated", False):
+            return 1
+        frames = 1
+        try:
+            while frames <= self.max_frames:
+                image.seek(frames)
+                frames += 1
+        except EOFError:
+            return frames
+        except Exception as e:  # a broken later frame: the first one may still be fine
+            logger.warning("%s: frame %d unreadable: %s", uri, frames, e)
+            return frames
+        raise ExtractionError(
+            uri, f"animated picture with more than {self.max_frames:,} frames (max_image_frames)"
+        )
 
     def _read_text(self, picture: Image, uri: str) -> tuple[str, float]:
         """OCR the picture; a failing OCR engine costs the text, never the picture."""
@@ -146,7 +175,8 @@ def _gps(gps: Any) -> dict[str, float]:
         out = {"gps_lat": round(lat, 6), "gps_lon": round(lon, 6)}
         if 6 in gps:
             out["gps_alt"] = round(float(gps[6]), 1)
-        return out
+        # x/0 rationals come out as NaN without raising: drop what is not a number
+        return {k: v for k, v in out.items() if math.isfinite(v)}
     except (TypeError, ValueError, ZeroDivisionError, IndexError):
         return {}
 

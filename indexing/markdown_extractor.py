@@ -8,7 +8,7 @@ from typing import Any
 
 from core.protocols import Extracted
 from core.types import Source
-from indexing.text_extractor import read_text
+from indexing.text_extractor import MAX_TEXT_CHARS, read_text
 from indexing.text_segments import Block, TextLayout, require_text, text_segments
 
 logger = logging.getLogger(__name__)
@@ -20,11 +20,13 @@ _BREAKS = ("softbreak", "hardbreak")
 class MarkdownExtractor:
     """Parses CommonMark (plus tables) with markdown-it-py into headings, paragraphs, list items and code."""
 
-    def __init__(self, *, layout: TextLayout | None = None) -> None:
+    def __init__(self, *, layout: TextLayout | None = None, max_chars: int = MAX_TEXT_CHARS) -> None:
         """Args:
         layout: chunk and document sizes.
+        max_chars: refuse files with more characters than this (`max_text_chars`).
         """
         self.layout = layout or TextLayout()
+        self.max_chars = max_chars
 
     def accepts(self, source: Source) -> bool:
         """Markdown files (sniffed as text, named .md or .markdown)."""
@@ -32,7 +34,7 @@ class MarkdownExtractor:
 
     def extract(self, source: Source, path: str) -> Iterator[Extracted]:
         """Yield paragraph then document segments; the first heading is the title."""
-        text, meta = read_text(path, source.uri)
+        text, meta = read_text(path, source.uri, self.max_chars)
         blocks = parse_markdown(text)
         title = next((b.text for b in blocks if b.heading), None)
         if title:

@@ -29,5 +29,6 @@ def build_media_extractors(settings: Settings, ocr: Any = None, asr: Any = None)
         "keyframe_min_interval_s": settings.keyframe_min_interval_s,
         "keyframe_max_interval_s": settings.keyframe_max_interval_s,
         "clip_window_s": settings.clip_window_s,
+        "max_media_s": settings.max_media_s,
     }
     return [VideoExtractor(**common), AudioExtractor(**common)]

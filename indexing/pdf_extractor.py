@@ -30,6 +30,8 @@ Box = tuple[float, float, float, float]
 _CAPTION = re.compile(r"^(fig\.?|figure|table|chart|image|photo|plate|abbildung|tabelle)\s*\d", re.IGNORECASE)
 _MAX_OCR_SIDE = 3000  # pixels
 _MIN_PAGE_CHARS = 10  # fewer characters than this in the text layer: treat the page as a scan
+MAX_PDF_PAGES = 5000
+MAX_OCR_PAGES = 100
 
 
 @dataclass
@@ -54,6 +56,8 @@ class PdfExtractor:
         max_image_pixels: int = 100_000_000,
         page_render_side: int = 768,
         ocr_dpi: int = 150,
+        max_pages: int = MAX_PDF_PAGES,
+        max_ocr_pages: int = MAX_OCR_PAGES,
     ) -> None:
         """Args:
         layout: chunk size and overlap for paragraph segments.
@@ -63,6 +67,9 @@ class PdfExtractor:
         max_image_pixels: embedded pictures larger than this are skipped (decompression bombs).
         page_render_side: longest side in pixels of the stored page renders.
         ocr_dpi: resolution at which scanned pages are rendered for OCR.
+        max_pages: refuse PDFs with more pages than this (`max_pdf_pages`).
+        max_ocr_pages: read at most this many scanned pages per PDF with OCR (about 1.6 s a page on a
+            CPU); later scanned pages are indexed without text, with a warning (`max_ocr_pages`).
         """
         self.layout = layout or TextLayout()
         self.ocr = ocr
@@ -71,6 +78,8 @@ class PdfExtractor:
         self.max_image_pixels = max_image_pixels
         self.page_render_side = page_render_side
         self.ocr_dpi = ocr_dpi
+        self.max_pages = max_pages
+        self.max_ocr_pages = max_ocr_pages
 
     def accepts(self, source: Source) -> bool:
         """PDF files (sniffed from the bytes)."""
@@ -78,14 +87,14 @@ class PdfExtractor:
 
     def extract(self, source: Source, path: str) -> Iterator[Extracted]:
         """Yield each page's paragraph and image segments, and a document segment after each page group."""
-        doc = open_pdf(path, source.uri)
+        doc = open_pdf(path, source.uri, self.max_pages)
         try:
             yield from _PdfRun(self, doc, source).segments()
         finally:
             doc.close()
 
 
-def open_pdf(path: str, uri: str) -> Any:
+def open_pdf(path: str, uri: str, max_pages: int = MAX_PDF_PAGES) -> Any:
     """Open a PDF, turning every way it can be unreadable into one clear `ExtractionError`."""
     import pymupdf
 
@@ -97,9 +106,21 @@ def open_pdf(path: str, uri: str) -> Any:
     if doc.needs_pass:
         doc.close()
         raise ExtractionError(uri, "encrypted PDF: a password is required to open it")
-    if doc.page_count == 0:
+    try:
+        pages = doc.page_count
+    except Exception:  # MuPDF refuses a page tree claiming an impossible count ("Invalid number of pages")
+        doc.close()
+        raise ExtractionError(
+            uri, "corrupt PDF: its page tree claims an impossible number of pages"
+        ) from None
+    if pages == 0:
         doc.close()
         raise ExtractionError(uri, "corrupt or truncated PDF: no pages could be read")
+    if pages > max_pages:
+        doc.close()
+        raise ExtractionError(
+            uri, f"PDF has {pages:,} pages, over the limit of {max_pages:,} (max_pdf_pages)"
+        )
     return doc
 
 
@@ -120,6 +141,7 @@ class _PdfRun:
             logger.warning("%s: damaged PDF, repaired on reading; some content may be missing", source.uri)
         self.n_paragraphs = 0
         self.n_images = 0
+        self.n_ocr = 0  # pages read with OCR so far
 
     def segments(self) -> Iterator[Extracted]:
         group: list[tuple[int, str]] = []  # (page number, page text) of the current page group
@@ -148,7 +170,13 @@ class _PdfRun:
         self.pages[number] = render
         content = page_text(page)
         if _needs_ocr(content) and self.cfg.ocr is not None and not _is_blank(render):
-            content = self._ocr_page(page)
+            if self.n_ocr < self.cfg.max_ocr_pages:
+                self.n_ocr += 1
+                content = self._ocr_page(page)
+            elif "ocr_limit" not in self.base:
+                note = f"OCR stopped after {self.cfg.max_ocr_pages} scanned pages (max_ocr_pages)"
+                self.base["ocr_limit"] = note
+                logger.warning("%s: %s; later scanned pages have no text", self.source.uri, note)
         text, spans = join_blocks(content.blocks)
         meta = {**self.base, "ocr": True} if content.ocr else self.base
         for chunk in chunk_spans(text, spans, self.cfg.layout.chunk_chars, self.cfg.layout.chunk_overlap):

@@ -23,18 +23,20 @@ _BOM_ENCODINGS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _OWN_TYPES = frozenset({"text/html", "text/markdown"})
+MAX_TEXT_CHARS = 5_000_000
+"""Default `max_text_chars`: about 5,000 chunks, minutes of embedding on a CPU."""
 
 
 class TextExtractor:
     """Decodes text files; tolerates legacy encodings and says which one it used."""
 
-    def __init__(self, *, layout: TextLayout | None = None, max_bytes: int = 200_000_000) -> None:
+    def __init__(self, *, layout: TextLayout | None = None, max_chars: int = MAX_TEXT_CHARS) -> None:
         """Args:
         layout: chunk and document sizes.
-        max_bytes: refuse text files larger than this (they are held in memory).
+        max_chars: refuse text files with more characters than this (`max_text_chars`).
         """
         self.layout = layout or TextLayout()
-        self.max_bytes = max_bytes
+        self.max_chars = max_chars
 
     def accepts(self, source: Source) -> bool:
         """Any text type except those with their own extractor (HTML, Markdown)."""
@@ -43,13 +45,19 @@ class TextExtractor:
 
     def extract(self, source: Source, path: str) -> Iterator[Extracted]:
         """Yield paragraph then document segments; metadata records the encoding and any warning."""
-        text, meta = read_text(path, source.uri, self.max_bytes)
+        text, meta = read_text(path, source.uri, self.max_chars)
         blocks = [Block(text[a:b]) for a, b in split_paragraphs(text)]
         yield from require_text(text_segments(source, blocks, self.layout, meta), source.uri)
 
 
-def read_text(path: str, uri: str, max_bytes: int = 200_000_000) -> tuple[str, dict[str, str]]:
+def read_text(path: str, uri: str, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, dict[str, str]]:
     """Read and decode a text file: BOM, else UTF-8, else cp1252, else Latin-1 (the last two with a warning).
+
+    Args:
+        path: the file.
+        uri: names the file in errors.
+        max_chars: the most characters a file may hold (`max_text_chars`): a larger one is refused before
+            it is parsed, chunked and embedded (hours of work for a few hundred MB of text).
 
     Returns:
         The text with normalised newlines, and metadata: `encoding`, plus `warning` for a guessed encoding.
@@ -57,19 +65,28 @@ def read_text(path: str, uri: str, max_bytes: int = 200_000_000) -> tuple[str, d
     Raises:
         ExtractionError: the file cannot be read, is too large, or decodes to something that is not text.
     """
+    # No encoding takes more than 4 bytes per character: more bytes than that cannot fit the limit.
+    max_bytes = 4 * max_chars + 4
     try:
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
     except OSError as e:
         raise ExtractionError(uri, f"cannot read the file: {e.strerror or e}") from None
     if len(data) > max_bytes:
-        raise ExtractionError(uri, f"text file larger than {max_bytes} bytes")
+        raise ExtractionError(uri, _too_long(max_chars))
     text, encoding = decode_text(data, uri)
+    del data
+    if len(text) > max_chars:
+        raise ExtractionError(uri, _too_long(max_chars))
     meta = {"encoding": encoding}
     if encoding in ("cp1252", "latin-1"):
         meta["warning"] = f"not valid UTF-8; decoded as {encoding}"
         logger.warning("%s: not valid UTF-8; decoded as %s", uri, encoding)
     return text.replace("\r\n", "\n").replace("\r", "\n"), meta
+
+
+def _too_long(max_chars: int) -> str:
+    return f"text longer than {max_chars:,} characters (max_text_chars); not indexed"
 
 
 def decode_text(data: bytes, uri: str) -> tuple[str, str]:

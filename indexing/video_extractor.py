@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from core.protocols import Extracted
 from core.types import Modality, Source
+from indexing.av_decoder import MAX_MEDIA_S, check_duration
 from indexing.recording_extractor import RecordingExtractor
 
 VIDEO_SUFFIXES = frozenset(
@@ -18,6 +22,16 @@ class VideoExtractor(RecordingExtractor):
     Constructor arguments are those of `RecordingExtractor`: `asr`, `ocr`, `keyframe_min_interval_s`,
     `keyframe_max_interval_s`, `clip_window_s`, `sample_fps`, `thumb_side`, `ocr_side`.
     """
+
+    def __init__(self, *, max_media_s: float = MAX_MEDIA_S, **kwargs: Any) -> None:
+        """`max_media_s`: refuse longer recordings before decoding them; the rest as `RecordingExtractor`."""
+        super().__init__(**kwargs)
+        self.max_media_s = max_media_s
+
+    def extract(self, source: Source, path: str) -> Iterator[Extracted]:
+        """As `RecordingExtractor.extract`, after checking the duration against `max_media_s`."""
+        check_duration(path, source.uri, self.max_media_s)
+        yield from super().extract(source, path)
 
     modality = Modality.VIDEO
 
