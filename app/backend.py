@@ -30,8 +30,15 @@ class Backend(Protocol):
 
     kind: str  # "local" or "server"
 
-    def index(self, paths: Sequence[Path], progress: IndexProgress | None) -> dict[str, Any]:
-        """Index files and folders; the report (`indexed`, `unchanged`, `failed`, `segments`, …)."""
+    def index(
+        self,
+        paths: Sequence[Path],
+        progress: IndexProgress | None,
+        *,
+        follow_links: bool = False,
+        prune: bool = False,
+    ) -> dict[str, Any]:
+        """Index files and folders; the report (`indexed`, `unchanged`, `failed`, `skipped`, `segments`, …)."""
         ...
 
     def search(self, query: str, k: int, flt: SearchFilter, image: bytes | None) -> dict[str, Any]:
@@ -113,8 +120,17 @@ class LocalBackend:
             self._container = self._make()
         return self._container
 
-    def index(self, paths: Sequence[Path], progress: IndexProgress | None) -> dict[str, Any]:
-        return self.container.indexer.index_paths(list(paths), progress).to_dict()
+    def index(
+        self,
+        paths: Sequence[Path],
+        progress: IndexProgress | None,
+        *,
+        follow_links: bool = False,
+        prune: bool = False,
+    ) -> dict[str, Any]:
+        indexer = self.container.indexer
+        follow = follow_links or indexer.follow_links
+        return indexer.index_paths(list(paths), progress, follow_links=follow, prune=prune).to_dict()
 
     def index_ray(self, paths: Sequence[Path], progress: IndexProgress | None, address: str | None) -> Any:
         """`--engine ray`: extraction and encoding as Ray Data stages (local only)."""

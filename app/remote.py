@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,19 @@ class RemoteBackend:
             raise ServerError(f"the mmrag server at {self.info.url} stopped answering ({exc})") from exc
 
     # --- Backend ----------------------------------------------------------------------------------------
-    def index(self, paths: Sequence[Path], progress: IndexProgress | None) -> dict[str, Any]:
-        body = {"paths": [str(Path(p).expanduser().resolve()) for p in paths]}
+    def index(
+        self,
+        paths: Sequence[Path],
+        progress: IndexProgress | None,
+        *,
+        follow_links: bool = False,
+        prune: bool = False,
+    ) -> dict[str, Any]:
+        body = {
+            "paths": [os.path.abspath(Path(p).expanduser()) for p in paths],
+            "follow_links": follow_links,
+            "prune": prune,
+        }
         report: dict[str, Any] | None = None
         for event in self._stream_lines("/v1/local/index", body):
             kind = event.get("event")

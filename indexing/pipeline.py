@@ -335,6 +335,7 @@ class Indexer:
 
     def record_failure(self, source: Source | None, uri: str, error: str, report: IndexReport) -> None:
         """Report a file that could not be indexed and note it in the manifest (by path)."""
+        error = readable(error)
         log.warning("%s: %s", uri, error)
         report.failed.append(Failure(uri, error))
         self.manifest.fail(source, uri, error)
@@ -343,6 +344,7 @@ class Indexer:
 
     def record_skip(self, source: Source | None, uri: str, reason: str, report: IndexReport) -> None:
         """Report a file that is not indexed on purpose and note it in the manifest (by path)."""
+        reason = readable(reason)
         log.info("%s: skipped: %s", uri, reason)
         report.skipped.append(Failure(uri, reason))
         self.manifest.skip(source, uri, reason)

@@ -36,13 +36,21 @@ def test_index_search_sources_delete_json(mmrag_home: Path, tmp_path: Path) -> N
 
     code, report = run("index", str(folder), "--json")
     assert code == 1, "some files failed, so the exit code is 1"
-    assert set(report) == {"indexed", "unchanged", "failed", "segments"}
+    assert set(report) == {"indexed", "unchanged", "failed", "skipped", "renamed", "pruned", "segments"}
     assert report["indexed"] == 2 and report["unchanged"] == 0 and report["segments"] > 2
     assert [Path(f["uri"]).name for f in report["failed"]] == ["corrupt.jpg"]
     assert set(report["failed"][0]) == {"uri", "error"}
 
     code, again = run("index", str(folder / "field-notes.md"), "--json")
-    assert code == 0 and again == {"indexed": 0, "unchanged": 1, "failed": [], "segments": 0}
+    assert code == 0 and again == {
+        "indexed": 0,
+        "unchanged": 1,
+        "failed": [],
+        "skipped": [],
+        "renamed": [],
+        "pruned": [],
+        "segments": 0,
+    }
 
     code, found = run("search", "lighthouse lens", "--k", "3", "--json")
     assert code == 0 and 0 < len(found["hits"]) <= 3

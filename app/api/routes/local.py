@@ -33,14 +33,24 @@ class LocalIndexRequest(BaseModel):
     """Absolute paths of files and folders on the server's disk."""
 
     paths: list[str] = Field(min_length=1, max_length=10_000)
+    follow_links: bool = False
+    prune: bool = False
 
 
 def _line(event: dict[str, Any]) -> bytes:
     return (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode()
 
 
-def _run(container: Container, paths: list[Path], lock: threading.Lock, events: queue.Queue[Any]) -> None:
-    """Index in a worker thread, posting progress, then `done` (or `error`), then None."""
+def _run(
+    container: Container,
+    paths: list[Path],
+    lock: threading.Lock,
+    events: queue.Queue[Any],
+    options: dict[str, bool] | None = None,
+) -> None:
+    """Index in a worker thread, posting progress, then `done` (or `error`), then None.
+
+    `options`: `follow_links` and `prune`, as `Indexer.index_paths` takes them."""
     try:
         with lock:
             report = container.indexer.index_paths(
@@ -48,6 +58,7 @@ def _run(container: Container, paths: list[Path], lock: threading.Lock, events: 
                 lambda done, total, uri: events.put(
                     {"event": "progress", "done": done, "total": total, "uri": uri}
                 ),
+                **(options or {}),
             )
             events.put(
                 {"event": "done", "report": report.to_dict(), "unavailable": dict(container.unavailable)}
@@ -83,7 +94,8 @@ def index_local(body: LocalIndexRequest, request: Request, container: ContainerD
     events: queue.Queue[Any] = queue.Queue()
     lock = request.app.state.runner.write_lock
     # The indexing runs on even if the client goes away: it is idempotent and holds the write lock.
-    threading.Thread(target=_run, args=(container, paths, lock, events), daemon=True).start()
+    options = {"follow_links": body.follow_links or container.settings.follow_links, "prune": body.prune}
+    threading.Thread(target=_run, args=(container, paths, lock, events, options), daemon=True).start()
     return StreamingResponse(_stream(events), media_type="application/x-ndjson")
 
 
