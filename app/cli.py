@@ -5,8 +5,6 @@ one process at a time (a second one waits: `waiting for <pid> to finish indexing
 
 Exit codes: 0 success; 1 the work failed (some files could not be indexed, the store is busy with
 `--no-wait`, a model or the server failed); 2 usage error (bad arguments, unknown or ambiguous source).
-Files `index` skips on purpose (an unsupported type, a link out of the folder) are listed as `skipped`
-and do not make the exit code 1.
 """
 
 from __future__ import annotations
@@ -146,25 +144,9 @@ def index(
         bool,
         typer.Option("--no-wait", help="Fail at once if another process is using this home.", metavar=""),
     ] = False,
-    follow_links: Annotated[
-        bool,
-        typer.Option(
-            "--follow-links", help="Follow symbolic links that lead outside the indexed folders.", metavar=""
-        ),
-    ] = False,
-    prune: Annotated[
-        bool,
-        typer.Option(
-            "--prune", help="Remove indexed sources under these folders whose files are gone.", metavar=""
-        ),
-    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Index files and folders. Unchanged files are skipped; bad files are reported, the rest indexed.
-
-    Renamed or moved files keep their segments (their uri is updated). Exit code 0 when every file was
-    indexed, unchanged or skipped on purpose (unsupported type, link out of the folder); 1 when a file failed.
-    """
+    """Index files and folders. Unchanged files are skipped; bad files are reported, the rest indexed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -194,7 +176,7 @@ def index(
             if engine == "ray":
                 report = backend.index_ray(paths, progress, address)  # type: ignore[attr-defined]
             else:
-                report = backend.index(paths, progress, follow_links=follow_links, prune=prune)
+                report = backend.index(paths, progress)
         unavailable = backend.unavailable()
     finally:
         backend.close()
@@ -334,14 +316,13 @@ def doctor(json_out: JsonOpt = False) -> None:
         backend.close()
     if json_out:
         emit_json(report)
-        return
-    for section, items in report.items():
-        out.print(f"[bold]{escape(str(section))}[/bold]")
-        if not isinstance(items, dict):
-            out.print(f"  {items}", markup=False)
-            continue
-        for key, value in items.items():
-            out.print(f"  {key}: {value}", markup=False)
+    else:
+        from app.doctor import render
+
+        for line in render(report):
+            out.print(line, markup=False)
+    if not report.get("ok", True):
+        raise typer.Exit(1)  # a required component (text encoder, store) cannot load
 
 
 def print_result(result: dict[str, Any]) -> None:
