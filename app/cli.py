@@ -5,6 +5,8 @@ one process at a time (a second one waits: `waiting for <pid> to finish indexing
 
 Exit codes: 0 success; 1 the work failed (some files could not be indexed, the store is busy with
 `--no-wait`, a model or the server failed); 2 usage error (bad arguments, unknown or ambiguous source).
+Files `index` skips on purpose (an unsupported type, a link out of the folder) are listed as `skipped`
+and do not make the exit code 1.
 """
 
 from __future__ import annotations
@@ -144,9 +146,25 @@ def index(
         bool,
         typer.Option("--no-wait", help="Fail at once if another process is using this home.", metavar=""),
     ] = False,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links", help="Follow symbolic links that lead outside the indexed folders.", metavar=""
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Remove indexed sources under these folders whose files are gone.", metavar=""
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Index files and folders. Unchanged files are skipped; bad files are reported, the rest indexed."""
+    """Index files and folders. Unchanged files are skipped; bad files are reported, the rest indexed.
+
+    Renamed or moved files keep their segments (their uri is updated). Exit code 0 when every file was
+    indexed, unchanged or skipped on purpose (unsupported type, link out of the folder); 1 when a file failed.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -176,7 +194,7 @@ def index(
             if engine == "ray":
                 report = backend.index_ray(paths, progress, address)  # type: ignore[attr-defined]
             else:
-                report = backend.index(paths, progress)
+                report = backend.index(paths, progress, follow_links=follow_links, prune=prune)
         unavailable = backend.unavailable()
     finally:
         backend.close()
