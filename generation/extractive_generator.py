@@ -23,9 +23,9 @@ import numpy as np
 
 from core.protocols import TextEncoder
 from core.types import Answer, Citation, Hit
+from generation.moments import CITATION_ORDER, Unit, at_moment, units
 from generation.prompts import IDK
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}|\n(?=[-*•]\s)")
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ANAPHOR = re.compile(r"(their|its|it|they|these|this|those|he|she|his|her|the latter|the former)\b", re.I)
 STOPWORDS = frozenset(
@@ -172,6 +172,7 @@ class _Sentence:
     n: int  # evidence number, 1-based
     text: str
     terms: frozenset[str]
+    unit: Unit | None = None  # where it is said, shown or written (cited at that moment)
 
 
 class ExtractiveGenerator:
@@ -212,9 +213,12 @@ class ExtractiveGenerator:
         if not chosen:
             timings["generate"] = round(time.perf_counter() - start, 4)
             return Answer(text=f"{IDK}.", abstained=True, timings=timings)
+        first = {s.n: s for s in reversed(chosen)}  # each evidence item is cited at its first sentence used
         numbers = list(dict.fromkeys(s.n for s in chosen))
         text = " ".join(f"{_clean(s.text)} [{s.n}]." for s in chosen)
-        citations = tuple(Citation(n=n, segment=evidence[n - 1].segment) for n in numbers)
+        citations = tuple(
+            Citation(n=n, segment=at_moment(evidence[n - 1].segment, first[n].unit)) for n in numbers
+        )
         timings["generate"] = round(time.perf_counter() - start, 4)
         return Answer(text=text, citations=citations, timings=timings)
 
@@ -265,20 +269,30 @@ class ExtractiveGenerator:
 
     # --- text ------------------------------------------------------------------------------------------
     def _sentences(self, evidence: Sequence[Hit]) -> list[_Sentence]:
-        """Candidate sentences; one that opens with a pronoun ("Their skin...") also comes joined to the
-        sentence before it, so the candidate says what "their" is and can match the question's subject."""
-        out = []
+        """Candidate sentences (with their moments, `generation.moments`); one that opens with a pronoun
+        ("Their skin...") also comes joined to the sentence before it, so the candidate says what "their" is
+        and can match the question's subject. A sentence found in several evidence items of one source (a
+        paragraph and its whole document) is kept once, in the finest of them, so it cites the precise place.
+        """
+        out: list[_Sentence] = []
+        where: dict[tuple[str, str], int] = {}  # (source, text) -> index in out
         for n, hit in enumerate(evidence, start=1):
-            previous = ""
-            for piece in _SENTENCE_END.split(hit.segment.text):
-                text = " ".join(piece.split())
-                if len(text.split()) < 3:
+            previous: Unit | None = None
+            for unit in units(hit.segment):
+                if len(unit.text.split()) < unit.min_words:
                     continue
-                out.append(_Sentence(n=n, text=text, terms=self._terms(text)))
-                if previous and _ANAPHOR.match(text):
-                    joined = f"{previous.rstrip(' .')}. {text}"
-                    out.append(_Sentence(n=n, text=joined, terms=self._terms(joined)))
-                previous = text
+                candidates = [_Sentence(n=n, text=unit.text, terms=self._terms(unit.text), unit=unit)]
+                if previous is not None and unit.kind != "screen" and _ANAPHOR.match(unit.text):
+                    joined = f"{previous.text.rstrip(' .')}. {unit.text}"
+                    candidates.append(_Sentence(n=n, text=joined, terms=self._terms(joined), unit=previous))
+                previous = unit
+                for sentence in candidates:
+                    key = (hit.segment.source_id, sentence.text)
+                    if key not in where:
+                        where[key] = len(out)
+                        out.append(sentence)
+                    elif _finer(hit, evidence[out[where[key]].n - 1]):
+                        out[where[key]] = sentence
         return out
 
     def _terms(self, text: str) -> frozenset[str]:
@@ -288,6 +302,12 @@ class ExtractiveGenerator:
             self._stemmer = snowballstemmer.stemmer("english")
         words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
         return frozenset(self._stemmer.stemWords(words))
+
+
+def _finer(a: Hit, b: Hit) -> bool:
+    """Whether `a` is a finer place to cite than `b` (a paragraph rather than its whole document)."""
+    order = CITATION_ORDER.index
+    return order(a.segment.granularity) < order(b.segment.granularity)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:

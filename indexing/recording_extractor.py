@@ -9,7 +9,7 @@ representative frames are held at any time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ class FrameInfo:
     name: str
     thumb: Image
     ocr: str
+    index: int | None = None  # the frame's index in the video
 
 
 @dataclass
@@ -154,7 +155,7 @@ class RecordingExtractor:
             )
             yield (
                 Extracted(segment, images=[thumb], media={name: thumb}),
-                FrameInfo(kf.pts_s, name, thumb, text),
+                FrameInfo(kf.pts_s, name, thumb, text, kf.index),
             )
 
     def _ocr(self, image: Image) -> str:
@@ -191,6 +192,8 @@ class RecordingExtractor:
                 "ocr_text": ocr_text,
                 "keyframes": [f.name for f in chosen],
                 "language": w.speech[0].language if w.speech else "",
+                "speech": _timed_speech(w.speech),
+                "screen": _timed_screen(inside),
             },
         )
         yield Extracted(segment, images=[f.thumb for f in chosen])
@@ -222,6 +225,8 @@ class RecordingExtractor:
                 "transcript": transcript[:TRANSCRIPT_CHARS],
                 "ocr_text": ocr_text,
                 "keyframes": [f.name for f in picks],
+                "speech": _timed_speech(speech, TRANSCRIPT_CHARS),
+                "screen": _timed_screen(picks),
                 "duration_s": round(end, 3),
                 "language": speech[0].language if speech else "",
                 "width": info.width,
@@ -283,6 +288,36 @@ def _unique_lines(texts: Any) -> str:
             if line.strip():
                 seen.setdefault(line.strip(), None)
     return "\n".join(seen)
+
+
+def _timed_speech(speech: Sequence[SpeechSegment], max_chars: int | None = None) -> list[dict[str, Any]]:
+    """Each utterance with its times, so an answer can cite the moment a sentence is said.
+
+    Stored in the clip's and the recording's metadata (`speech`); `max_chars` bounds the text kept.
+    """
+    out: list[dict[str, Any]] = []
+    total = 0
+    for s in speech:
+        text = s.text.strip()
+        if not text:
+            continue
+        total += len(text) + 1
+        if max_chars is not None and total > max_chars:
+            break
+        out.append({"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "text": text})
+    return out
+
+
+def _timed_screen(frames: Sequence[FrameInfo]) -> list[dict[str, Any]]:
+    """The on-screen text of each keyframe with its time (`screen`), for citing when a fact is shown."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for f in frames:
+        text = " ".join(f.ocr.split())
+        if text and text not in seen:  # a slide held over several keyframes: cite when it first shows
+            seen.add(text)
+            out.append({"start_s": round(f.t, 3), "frame": f.index, "text": text})
+    return out
 
 
 def _summary(transcript: str) -> str:

@@ -1,0 +1,68 @@
+"""The router as a prior over reranked candidates, and one copy of each text.
+
+UniversalRAG routes a question to the corpus (granularity) that answers it; used as a gate, a wrong route
+hides the answer (a fact only spoken in a recording, asked in words that sound like a text question). Here
+every corpus is searched and reranked on one scale, and the route probability only adds a small bonus:
+`score + weight * p(route of the hit's granularity)`, enough to order near-equal candidates, never enough to
+bury a clearly better one (reranker scores are cosines, so 0.05 is a twentieth of the whole scale).
+
+The same text is often indexed at several granularities (a short note is a paragraph and a document; a
+short recording is one clip and the whole video); it is kept once, at the finest granularity, so it takes
+one evidence slot and its citation points at the precise place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from core.types import Granularity, Hit
+
+FINEST_FIRST: tuple[Granularity, ...] = (
+    Granularity.FRAME,
+    Granularity.CLIP,
+    Granularity.PARAGRAPH,
+    Granularity.IMAGE,
+    Granularity.DOCUMENT,
+    Granularity.VIDEO,
+)
+"""Citation preference between copies of one text: a keyframe or clip moment before the whole video, a
+paragraph before the whole document."""
+
+DEFAULT_PRIOR_WEIGHT = 0.05
+
+
+def apply_route_prior(
+    hits: Sequence[Hit], prior: Mapping[Granularity, float], weight: float = DEFAULT_PRIOR_WEIGHT
+) -> list[Hit]:
+    """Hits re-sorted by `score + weight * prior[granularity]`; the bonus is kept in `scores["prior"]`.
+
+    Args:
+        hits: Reranked hits.
+        prior: Probability of each granularity's route (`retrieval.route_selection.granularity_prior`).
+        weight: Scale of the bonus.
+    """
+    out = []
+    for hit in hits:
+        bonus = weight * float(prior.get(hit.segment.granularity, 0.0))
+        score = hit.score + bonus
+        out.append(replace(hit, score=score, scores={**hit.scores, "prior": round(bonus, 6)}))
+    return sorted(out, key=lambda h: h.score, reverse=True)
+
+
+def collapse_duplicates(hits: Sequence[Hit]) -> list[Hit]:
+    """One hit per (source, text): the finest granularity's segment with the best score of the copies.
+
+    Order (best first) is kept.
+    """
+    groups: dict[tuple[str, str], list[Hit]] = {}
+    for hit in hits:
+        text = " ".join(hit.segment.text.split())
+        key = (hit.segment.source_id, text or hit.segment.segment_id)  # pictures without text stay apart
+        groups.setdefault(key, []).append(hit)
+    out = []
+    for copies in groups.values():
+        best = max(copies, key=lambda h: h.score)
+        finest = min(copies, key=lambda h: FINEST_FIRST.index(h.segment.granularity))
+        out.append(replace(finest, score=best.score))
+    return sorted(out, key=lambda h: h.score, reverse=True)
