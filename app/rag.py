@@ -17,6 +17,7 @@ from typing import Any
 from core.protocols import Generator, Reranker, Router
 from core.settings import Settings
 from core.types import Answer, Granularity, Hit, Route, RouteDecision, SearchFilter
+from generation.conflicts import Conflict, conflict_note, detect_conflicts, with_conflicts
 from rerank.selection import select_evidence
 from retrieval.retriever import Retriever
 
@@ -78,11 +79,21 @@ class RagPipeline:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         decision, evidence = self.evidence(question, timings)
+        conflicts = detect_conflicts(question, evidence)  # the sources disagree: say so, cite each side
         t = time.perf_counter()
-        answer = self.generator.generate(question, evidence)
+        answer = self.generator.generate(self._prompt_question(question, conflicts), evidence)
+        answer = with_conflicts(answer, conflicts, evidence)
         timings["generate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
         return replace(answer, route=decision, timings={k: round(v, 4) for k, v in timings.items()})
+
+    def _prompt_question(self, question: str, conflicts: list[Conflict]) -> str:
+        """Prompted generators read the conflict in their prompt; the extractive one matches the bare question."""
+        return (
+            question
+            if getattr(self.generator, "needs_evidence", False)
+            else conflict_note(question, conflicts)
+        )
 
     def evidence(self, question: str, timings: dict[str, float]) -> tuple[RouteDecision, list[Hit]]:
         """Route, search, rerank and select; stage seconds are added to `timings`."""
@@ -127,13 +138,14 @@ class RagPipeline:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         decision, evidence = self.evidence(question, timings)
+        conflicts = detect_conflicts(question, evidence)
         yield {"event": "route", "data": decision.to_dict()}
         yield {"event": "evidence", "data": [evidence_to_dict(n, h) for n, h in enumerate(evidence, start=1)]}
         t = time.perf_counter()
         finish = getattr(self.generator, "finish", None)
         if finish is not None:
             pieces = []
-            for piece in self.generator.stream(question, evidence):
+            for piece in self.generator.stream(self._prompt_question(question, conflicts), evidence):
                 pieces.append(piece)
                 yield {"event": "token", "data": piece}
             answer = finish("".join(pieces), evidence)
@@ -141,6 +153,7 @@ class RagPipeline:
             answer = self.generator.generate(question, evidence)
             for i, word in enumerate(answer.text.split(" ")):
                 yield {"event": "token", "data": word if i == 0 else " " + word}
+        answer = with_conflicts(answer, conflicts, evidence)
         timings["generate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
         answer = replace(answer, route=decision, timings={k: round(v, 4) for k, v in timings.items()})
@@ -164,7 +177,7 @@ def evidence_to_dict(n: int, hit: Hit) -> dict[str, Any]:
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
-    """`{"answer", "citations": [{"n", "segment_id", "uri", "locator"}], "route", "timings"}`."""
+    """`{"answer", "citations": [{"n", "segment_id", "uri", "locator"}], "route", "timings", "conflicts"}`."""
     return {
         "answer": answer.text,
         "citations": [
@@ -178,4 +191,5 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         ],
         "route": answer.route.to_dict() if answer.route else {},
         "timings": dict(answer.timings),
+        "conflicts": list(answer.conflicts),
     }

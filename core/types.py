@@ -217,3 +217,5 @@ class Answer:
     route: RouteDecision | None = None
     timings: dict[str, float] = field(default_factory=dict)
     abstained: bool = False
+    # Incompatible answers among the evidence (`generation.conflicts.Conflict.to_dict()`), JSON-ready.
+    conflicts: tuple[dict[str, Any], ...] = ()

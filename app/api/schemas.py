@@ -174,6 +174,11 @@ class AskResponse(BaseModel):
     route: dict[str, Any] | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     abstained: bool = False
+    conflicts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Evidence that answers with incompatible values: kind, claims [{n, uri, value, quote}], "
+        "newer (evidence number of the newest source) and the message shown in the answer.",
+    )
 
 
 JobState = Literal["queued", "running", "done", "failed"]

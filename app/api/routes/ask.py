@@ -50,6 +50,7 @@ def answer_out(request: Request | None, answer: Answer) -> AskResponse:
         route=answer.route.to_dict() if answer.route else None,
         timings={k: round(v, 4) for k, v in answer.timings.items()},
         abstained=answer.abstained,
+        conflicts=list(answer.conflicts),
     )
 
 
@@ -87,6 +88,7 @@ def _final(request: Request, container: Container, data: dict[str, Any]) -> dict
         route=data.get("route") or None,
         timings=data.get("timings") or {},
         abstained=bool(data.get("abstained", False)),
+        conflicts=data.get("conflicts") or [],
     ).model_dump()
 
 
