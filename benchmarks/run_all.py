@@ -3,7 +3,7 @@
 Each script writes `benchmarks/results/<name>.json`; a failing script is reported and the others still run.
 Afterwards `benchmarks/RESULTS.md` is regenerated from every result file (`benchmarks.report`).
 Exit status 1 if any failed. Usage: python -m benchmarks.run_all [--only NAME ...] [--list]
-(`make bench` runs them all; NAME is the script name with or without `bench_`, e.g. `--only scale`.)
+(`make bench` runs them all but bench_install, which runs only with `--only install`; NAME is the script name with or without `bench_`, e.g. `--only scale`.)
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ def discover() -> list[str]:
     return sorted(p.stem for p in HERE.glob("bench_*.py"))
 
 
+# Run only when named with --only: bench_install builds a new multi-GB virtualenv from scratch.
+ON_REQUEST = frozenset({"bench_install"})
+
+
 def select(names: list[str], only: list[str] | None) -> list[str]:
-    """The benchmarks to run: all, or those named in `only` (with or without the `bench_` prefix)."""
+    """The benchmarks to run: all but ON_REQUEST, or those named in `only` (with or without `bench_`)."""
     if not only:
-        return names
+        return [n for n in names if n not in ON_REQUEST]
     wanted = {n if n.startswith("bench_") else f"bench_{n}" for n in only}
     unknown = wanted - set(names)
     if unknown:

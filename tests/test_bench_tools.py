@@ -15,8 +15,10 @@ pytestmark = pytest.mark.unit
 
 def test_run_all_discovers_and_selects_benchmarks() -> None:
     names = run_all.discover()
-    assert {"bench_scale", "bench_indexing", "bench_matryoshka"} <= set(names)
+    assert {"bench_scale", "bench_indexing", "bench_matryoshka", "bench_install"} <= set(names)
     assert run_all.select(names, ["scale", "bench_indexing"]) == ["bench_indexing", "bench_scale"]
+    assert "bench_install" not in run_all.select(names, None), "the multi-GB install runs only on request"
+    assert run_all.select(names, ["install"]) == ["bench_install"]
     with pytest.raises(SystemExit, match="unknown benchmark"):
         run_all.select(names, ["nope"])
 
@@ -40,10 +42,26 @@ def test_report_renders_known_and_unknown_results(tmp_path: Path, monkeypatch: p
             {"documents": 1400, "bare_encoder_docs_per_s": 11.0, "pipeline_docs_per_s": 10.8, "ratio": 0.98}
         )
     )
+    (tmp_path / "cold_start.json").write_text(
+        json.dumps(
+            {
+                "cold": {"sources": {"median_s": 3.1}, "search": {"median_s": 9.5}},
+                "with_server": {"sources": {"median_s": 0.9}},
+                "load_average_before": [1.0, 1.0, 1.0],
+            }
+        )
+    )
+    (tmp_path / "scale.json").write_text(json.dumps({"points": "a changed shape"}))
     (tmp_path / "other.json").write_text(
         json.dumps({"when": "x", "nested": {"p50_ms": 1.23456}, "s": "text"})
     )
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     text = report.render()
-    assert "## indexing" in text and "| 1400 | 11.0 | 10.8 | 0.98 | 0.95 |" in text
-    assert "## other" in text and "| nested.p50_ms | 1.2346 |" in text
+    assert "## How fast is it?" in text
+    assert "| 1,400 Cranfield abstracts | 10.8 docs/s | 0.98 x the bare encoder | `bench_indexing` |" in text
+    assert "| `mmrag sources` | 3.1 | 0.9 |" in text and "| `mmrag search` | 9.5 | not measured |" in text
+    assert "Reproduce: `python -m benchmarks.bench_cold_start`." in text
+    assert "## How big can it get?" in text and "could not be rendered" in text, "a bad shape is reported"
+    assert "### other" in text and "| nested.p50_ms | 1.2346 |" in text
+    assert "Reproduce: `python -m benchmarks.bench_other`." in text
+    assert "## How good is search?" not in text, "no section without its results"
