@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError
 from core.protocols import TextEncoder
+from core.registry import Registry, Role, default_registry, selected_name
 from core.settings import Settings
 
 if TYPE_CHECKING:
     from app.rag import RagPipeline
-    from core.protocols import Extractor, Generator, ImageEncoder, Reranker, Router, VectorStore
+    from core.protocols import (
+        Asr,
+        Extractor,
+        Generator,
+        ImageEncoder,
+        Ocr,
+        Reranker,
+        RescoringStore,
+        Router,
+    )
     from indexing.manifest import Manifest
     from indexing.media_store import MediaStore
     from indexing.mllm_embedder import MllmEmbedder
@@ -28,27 +38,32 @@ log = logging.getLogger(__name__)
 
 
 class Container:
-    """Builds and holds every component for one settings object. Close it to flush the store."""
+    """Builds and holds every component for one settings object. Close it to flush the store.
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    Each role's backend comes from the registry (built-ins and installed plugins, see docs/plugins.md); the
+    container is the `Components` its factories draw their dependencies from.
+    """
+
+    def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
         self.settings = settings or Settings()
+        self.registry = registry or default_registry()
         self.unavailable: dict[str, str] = {}
+
+    def _build(self, role: Role) -> Any:
+        """The backend the settings select for `role`, built from the registry."""
+        return self.registry.build(role, selected_name(self.settings, role), self.settings, self)
 
     # --- encoders -------------------------------------------------------------------------------------
     @cached_property
     def text_encoder(self) -> TextEncoder:
-        from indexing.encoders import build_text_encoder
-
-        encoder = build_text_encoder(self.settings)
+        encoder: TextEncoder = self._build("text_encoder")
         encoder.load()  # the text space is required: fail loudly
         return encoder
 
     @cached_property
     def image_encoder(self) -> ImageEncoder | None:
         """The CLIP encoder for the `image` space, or None (disabled, or weights missing: see `unavailable`)."""
-        from indexing.encoders import build_image_encoder
-
-        encoder = build_image_encoder(self.settings)
+        encoder: ImageEncoder | None = self._build("image_encoder")
         if encoder is None:
             self.unavailable["image"] = "disabled (MMRAG_CLIP_MODEL is empty)"
             return None
@@ -84,12 +99,11 @@ class Container:
 
     # --- storage --------------------------------------------------------------------------------------
     @cached_property
-    def store(self) -> VectorStore:
+    def store(self) -> RescoringStore:
         from retrieval.matryoshka_store import with_matryoshka
-        from retrieval.stores import build_store
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        store = with_matryoshka(build_store(self.settings), self.settings.mrl_dim)
+        store = with_matryoshka(self._build("store"), self.settings.mrl_dim)
         store.ensure(self.spaces())
         return store
 
@@ -108,18 +122,20 @@ class Container:
 
     # --- indexing -------------------------------------------------------------------------------------
     @cached_property
-    def ocr(self):  # type: ignore[no-untyped-def]
-        if not self.settings.ocr:
-            return None
-        from indexing.rapidocr_ocr import RapidOcr
+    def ocr(self) -> Ocr | None:
+        """The OCR engine shared by every extractor (loads on first picture), or None when `ocr` is off."""
+        return self._build("ocr") if self.settings.ocr else None
 
-        return RapidOcr()
+    @cached_property
+    def asr(self) -> Asr:
+        """The speech recogniser of recordings (loads on the first recording)."""
+        asr: Asr = self._build("asr")
+        return asr
 
     @cached_property
     def extractors(self) -> list[Extractor]:
-        from indexing.extractors import build_extractors
-
-        return build_extractors(self.settings, self.ocr)
+        """Every registered extractor, in the order they are tried."""
+        return self.registry.build_all("extractor", self.settings, self)
 
     @cached_property
     def indexer(self) -> Indexer:
@@ -169,21 +185,18 @@ class Container:
 
     @cached_property
     def generator(self) -> Generator:
-        from generation.generators import build_generator
-
-        return build_generator(self.settings, text_encoder=self.text_encoder)
+        generator: Generator = self._build("generator")
+        return generator
 
     @cached_property
     def router(self) -> Router:
-        from retrieval.routers import build_router
-
-        return build_router(self.settings, text_encoder=self.text_encoder, generator=self.generator)
+        router: Router = self._build("router")
+        return router
 
     @cached_property
     def reranker(self) -> Reranker:
-        from rerank.rerankers import build_reranker
-
-        return build_reranker(self.settings, text_encoder=self.text_encoder, image_encoder=self.image_encoder)
+        reranker: Reranker = self._build("reranker")
+        return reranker
 
     @cached_property
     def rag(self) -> RagPipeline:

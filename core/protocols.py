@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from core.types import (
     Answer,
@@ -49,6 +50,10 @@ class ImageEncoder(Protocol):
 
     @property
     def dim(self) -> int: ...
+
+    def load(self) -> None:
+        """Load the weights now; raise `ModelUnavailableError` with the exact reason when they can't be."""
+        ...
 
     def encode_images(self, images: Sequence[Image]) -> Vector: ...
 
@@ -140,6 +145,80 @@ class VectorStore(Protocol):
         ...
 
 
+@runtime_checkable
+class RescoringStore(VectorStore, Protocol):
+    """A store that runs a two-stage search in one query (Matryoshka: truncated first, full rescoring)."""
+
+    def search_rescored(
+        self,
+        first_space: str,
+        first_query: Vector,
+        space: str,
+        query: Vector,
+        flt: SearchFilter | None = None,
+        k: int = 10,
+        candidates: int = 100,
+    ) -> list[Hit]:
+        """The `candidates` nearest in `first_space`, rescored by `query` in `space` (scores of `space`)."""
+        ...
+
+
+class MediaResolver(Protocol):
+    """Finds the file of a stored picture (page render, photo, keyframe) by source and media name."""
+
+    def path(self, source_id: str, name: str) -> Path:
+        """The file; raise `NotFoundError` for an unsafe name or a missing file."""
+        ...
+
+
+class OcrLine(Protocol):
+    """One recognised line of text with its box (x0, y0, x1, y1) in image pixels."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+class Ocr(Protocol):
+    """Reads the text in a picture (scanned pages, photos, on-screen text of video frames)."""
+
+    def read(self, image: Image) -> str:
+        """The text, one line per text line, in reading order ("" when none)."""
+        ...
+
+    def read_lines(self, image: Image) -> Sequence[OcrLine]:
+        """The text lines with their boxes, in reading order."""
+        ...
+
+
+class Speech(Protocol):
+    """One recognised stretch of speech, in seconds from the start of the recording."""
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def end_s(self) -> float: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class Asr(Protocol):
+    """Speech recognition over a file path, one 16 kHz mono float32 array, or an iterable of such chunks."""
+
+    def transcribe(self, audio: Any) -> Sequence[Speech]: ...
+
+    def iter_transcribe(self, audio: Any) -> Iterator[Speech]:
+        """Like `transcribe`, but yields segments as they are recognised (time order)."""
+        ...
+
+
 class Router(Protocol):
     """Picks the corpus and granularity (routes) for a query."""
 
@@ -158,3 +237,23 @@ class Generator(Protocol):
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer: ...
 
     def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class StreamingGenerator(Generator, Protocol):
+    """A generator whose `stream` yields the model's raw text; `finish` turns that text into the answer.
+
+    Generators without it (the extractive one) produce the whole answer in `generate`; the pipeline then
+    streams that answer word by word.
+    """
+
+    def finish(self, raw: str, evidence: Sequence[Hit], seconds: float = 0.0) -> Answer:
+        """Map citations and detect abstention in the streamed text."""
+        ...
+
+
+@runtime_checkable
+class Completer(Protocol):
+    """Completes a free prompt (the LLM router asks the configured generator to pick routes)."""
+
+    def complete(self, text: str, max_tokens: int = 32) -> str: ...

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,6 +19,11 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from core.registry import SELECTING_SETTING as SELECTING_FIELDS
+from core.registry import Role
+
+_ROLE_OF: dict[str, Role] = {field: role for role, field in SELECTING_FIELDS.items()}
 
 PACKAGED = "packaged"
 """Model setting value meaning "the model that ships inside a Python package" (works offline)."""
@@ -49,6 +54,10 @@ class Settings(BaseSettings):
     replication_factor: int = 1
     write_consistency_factor: int = 1
     quantization: Literal["none", "int8", "binary"] = "none"
+    store: str = Field(
+        "auto",
+        description="Store backend: embedded, server, a plugin's; auto = server when qdrant_url is set.",
+    )
     hnsw_ef: int = 256  # recall@10 at 1M vectors: 0.980 at 256 vs 0.971 at 128, p95 1.6 ms (bench_search)
 
     # Encoders
@@ -56,7 +65,8 @@ class Settings(BaseSettings):
     text_model: str = Field(
         PACKAGED, description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2."
     )
-    text_backend: Literal["torch", "onnx"] = "torch"
+    text_backend: str = Field("torch", description="Text encoder backend: torch, onnx, or a plugin's.")
+    image_backend: str = Field("open_clip", description="Image encoder backend: open_clip, or a plugin's.")
     clip_model: str = Field(
         "ViT-B-32", description="open_clip model name, or 'local-dir:DIR'; empty disables."
     )
@@ -74,11 +84,13 @@ class Settings(BaseSettings):
 
     # Extraction
     ocr: bool = True
+    ocr_backend: str = Field("rapidocr", description="OCR backend: rapidocr, or a plugin's.")
     max_image_pixels: int = 100_000_000
     chunk_chars: int = 1000
     chunk_overlap: int = 150
     asr_model: str = Field(PACKAGED, description="faster-whisper size or path; 'packaged' = tiny.en.")
     asr_compute_type: str = "int8"
+    asr_backend: str = Field("faster-whisper", description="ASR backend: faster-whisper, or a plugin's.")
     keyframe_min_interval_s: float = 2.0
     keyframe_max_interval_s: float = 30.0
     clip_window_s: float = 30.0
@@ -108,9 +120,9 @@ class Settings(BaseSettings):
     # Retrieval and RAG
     fusion: Literal["rrf", "weighted"] = "weighted"  # measured better on Cranfield and Vaswani (benchmarks)
     candidates: int = 100
-    router: Literal["trained", "llm", "all"] = "trained"
+    router: str = Field("trained", description="trained, llm, all, or a plugin's router.")
     router_path: Path | None = None
-    reranker: Literal["embedding", "cross-encoder", "mllm", "none"] = "embedding"
+    reranker: str = Field("embedding", description="embedding, cross-encoder, mllm, none, or a plugin's.")
     reranker_model: str = ""
     clip_fusion: Literal["gram", "mean"] = Field(
         "gram", description="How a clip's frame/speech/on-screen-text vectors meet the query (reranker)."
@@ -118,7 +130,9 @@ class Settings(BaseSettings):
     rerank_threshold: float = 0.7
     rerank_min_k: int = 1
     rerank_max_k: int = 5
-    generator: Literal["extractive", "openai", "gguf", "transformers"] = "extractive"
+    generator: str = Field(
+        "extractive", description="extractive, openai, gguf, transformers, or a plugin's generator."
+    )
     generator_model: str = ""
     openai_base_url: str = "http://localhost:11434/v1"
     openai_api_key: str = "none"
@@ -144,6 +158,14 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return v
+
+    @field_validator(*SELECTING_FIELDS.values(), mode="after")
+    @classmethod
+    def _registered(cls, v: str, info: ValidationInfo) -> str:
+        """A backend name must be registered (built-in or installed plugin): fail fast, listing the names."""
+        from core.registry import check_name
+
+        return check_name(_ROLE_OF[str(info.field_name)], v)
 
     @field_validator("home", mode="after")
     @classmethod

@@ -1,36 +1,38 @@
-"""Pick the generator from settings: `extractive` (default, no model), `openai`, `gguf`, `transformers`."""
+"""The generator backends for the registry: `extractive` (default, no model), `openai`, `gguf`, `transformers`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from pydantic import BaseModel
 
 from core.errors import ConfigError, NotFoundError
-from core.protocols import Generator, TextEncoder
-from core.settings import Settings
+from core.protocols import Generator, MediaResolver, TextEncoder
+from core.registry import Components, Given, Registry, default_registry, selected_name
 from core.types import Segment
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Picture = Callable[[Segment], "Image | None"]
 
 
-def picture_from_settings(settings: Settings) -> Picture:
-    """Load a segment's stored picture (page render, photo, keyframe) from the media store, or None."""
+def picture_from(media: MediaResolver) -> Picture:
+    """Load a segment's stored picture (page render, photo, keyframe) through `media`, or None."""
 
     def picture(segment: Segment) -> Image | None:
         if not segment.media_ref:
             return None
         from PIL import Image as PILImage
 
-        from indexing.media_store import MediaStore
-
         try:
-            path = MediaStore(settings.media_dir).path(segment.source_id, segment.media_ref)
+            path = media.path(segment.source_id, segment.media_ref)
         except NotFoundError:
             return None
         with PILImage.open(path) as img:
@@ -39,47 +41,91 @@ def picture_from_settings(settings: Settings) -> Picture:
     return picture
 
 
+class ExtractiveConfig(BaseModel):
+    """No model: picks the evidence sentences that answer best (meaning via the text encoder)."""
+
+
+class OpenAIConfig(BaseModel):
+    """Any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, OpenAI)."""
+
+    generator_model: str = ""
+    openai_base_url: str = "http://localhost:11434/v1"
+    openai_api_key: str = "none"
+
+
+class GgufConfig(BaseModel):
+    """A local GGUF LLM; empty model: the packaged Gemma 3 270M."""
+
+    generator_model: str = ""
+
+
+class TransformersConfig(BaseModel):
+    """A local vision-language model on transformers (GPU recommended); sees pictures of visual evidence."""
+
+    generator_model: str = ""
+    device: str = "auto"
+
+
+def _extractive(_: ExtractiveConfig, components: Components) -> Generator:
+    from generation.extractive_generator import ExtractiveGenerator
+
+    try:
+        encoder: TextEncoder | None = components.text_encoder
+    except ConfigError:  # none given (a bare `build_generator(settings)`): it matches words only
+        encoder = None
+    return ExtractiveGenerator(encoder)
+
+
+def _openai(cfg: OpenAIConfig, components: Components) -> Generator:
+    from generation.openai_generator import OpenAIGenerator
+
+    if not cfg.generator_model:
+        raise ConfigError("generator openai needs MMRAG_GENERATOR_MODEL (the model name the server knows)")
+    return OpenAIGenerator(
+        cfg.openai_base_url, cfg.generator_model, cfg.openai_api_key, picture=_picture(components)
+    )
+
+
+def _gguf(cfg: GgufConfig, _: Components) -> Generator:
+    from generation.gguf_generator import GgufGenerator
+
+    return GgufGenerator(cfg.generator_model)
+
+
+def _transformers(cfg: TransformersConfig, components: Components) -> Generator:
+    from generation.transformers_generator import TransformersGenerator
+
+    return TransformersGenerator(cfg.generator_model, device=cfg.device, picture=_picture(components))
+
+
+def _picture(components: Components) -> Picture | None:
+    try:
+        return picture_from(components.media)
+    except ConfigError:  # no media store given: text-only evidence
+        return None
+
+
+def register(registry: Registry) -> None:
+    """Entry point `mmrag.backends`: the built-in generators."""
+    registry.add("generator", "extractive", ExtractiveConfig, _extractive)
+    registry.add("generator", "openai", OpenAIConfig, _openai)
+    registry.add("generator", "gguf", GgufConfig, _gguf)
+    registry.add("generator", "transformers", TransformersConfig, _transformers)
+
+
 def build_generator(
-    settings: Settings, text_encoder: TextEncoder | None = None, picture: Picture | None = None
+    settings: Settings, text_encoder: TextEncoder | None = None, media: MediaResolver | None = None
 ) -> Generator:
-    """The generator named by `settings.generator`.
+    """The generator the settings select (`generator`), built through the registry.
 
     Args:
-        settings: Uses `generator`, `generator_model`, `openai_base_url`, `openai_api_key`, `device`.
+        settings: Selects the backend and fills its config.
         text_encoder: Lets the extractive generator match meaning, not only words (recommended).
-        picture: Gives a visual segment's picture to generators that see images; default: the media store.
+        media: Where generators that see images find a segment's picture; None: text only.
 
     Raises:
         ConfigError: unknown generator, or `openai` without a model name.
     """
-    name = settings.generator
-    if name == "extractive":
-        from generation.extractive_generator import ExtractiveGenerator
-
-        return ExtractiveGenerator(text_encoder)
-    if name == "openai":
-        from generation.openai_generator import OpenAIGenerator
-
-        if not settings.generator_model:
-            raise ConfigError(
-                "generator openai needs MMRAG_GENERATOR_MODEL (the model name the server knows)"
-            )
-        return OpenAIGenerator(
-            settings.openai_base_url,
-            settings.generator_model,
-            settings.openai_api_key,
-            picture=picture or picture_from_settings(settings),
-        )
-    if name == "gguf":
-        from generation.gguf_generator import GgufGenerator
-
-        return GgufGenerator(settings.generator_model)
-    if name == "transformers":
-        from generation.transformers_generator import TransformersGenerator
-
-        return TransformersGenerator(
-            settings.generator_model,
-            device=settings.device,
-            picture=picture or picture_from_settings(settings),
-        )
-    raise ConfigError(f"unknown generator {name!r}: use extractive, openai, gguf or transformers")
+    name = selected_name(settings, "generator")
+    given = Given(text_encoder=text_encoder, media=media)
+    return cast(Generator, default_registry().build("generator", name, settings, given))

@@ -1,61 +1,102 @@
-"""Build the dense encoders from settings. Constructors are cheap: the caller decides when to `load()`.
+"""The dense encoder backends (`text_encoder`: torch, onnx; `image_encoder`: open_clip) for the registry.
 
-The composition root calls `load()` on each encoder; on `ModelUnavailableError` it goes on without that
-space and shows the reason in `mmrag doctor`.
+Constructors are cheap: the composition root calls `load()` on each encoder; on `ModelUnavailableError` it
+goes on without that space and shows the reason in `mmrag doctor`.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from core.errors import ConfigError
+from pydantic import BaseModel
+
 from core.protocols import TextEncoder
-from core.settings import Settings
+from core.registry import Components, Given, Registry, default_registry, selected_name
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from indexing.open_clip_encoder import OpenClipEncoder
 
 logger = logging.getLogger(__name__)
 
 
-def build_text_encoder(settings: Settings) -> TextEncoder:
-    """The `text` space encoder: sentence-transformers on torch, or the same model exported to ONNX.
+class TorchTextConfig(BaseModel):
+    """sentence-transformers on torch."""
 
-    Args:
-        settings: Uses `text_model`, `text_backend`, `device`, `batch_size` (and `home` for ONNX files).
-
-    Raises:
-        ConfigError: `text_backend` names no known backend.
-    """
-    if settings.text_backend == "torch":
-        from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
-
-        # cast: `dim` is a lazily loading read-only property here, the protocol declares a plain attribute.
-        encoder = SentenceTransformersTextEncoder(
-            model=settings.text_model, device=settings.device, batch_size=settings.batch_size
-        )
-        return cast(TextEncoder, encoder)
-    if settings.text_backend == "onnx":
-        from indexing.onnx_text_encoder import OnnxTextEncoder
-
-        return cast(TextEncoder, OnnxTextEncoder.from_settings(settings))
-    raise ConfigError(f"unknown text_backend {settings.text_backend!r}: use torch or onnx")
+    text_model: str
+    device: str = "auto"
+    batch_size: int = 32
 
 
-def build_image_encoder(settings: Settings) -> OpenClipEncoder | None:
-    """The `image` space encoder (CLIP image and text towers), or None when `clip_model` is empty.
+class OnnxTextConfig(TorchTextConfig):
+    """The same model exported to ONNX under `<home>/onnx/text/` (exported on first load if absent)."""
 
-    Args:
-        settings: Uses `clip_model`, `clip_pretrained`, `device`, `batch_size`.
-    """
-    if not settings.clip_model.strip():
+    home: Path
+
+
+class OpenClipConfig(BaseModel):
+    """open_clip image and text towers; an empty `clip_model` disables the image space."""
+
+    clip_model: str
+    clip_pretrained: str
+    device: str = "auto"
+    batch_size: int = 32
+
+
+def _torch_text(cfg: TorchTextConfig, _: Components) -> TextEncoder:
+    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+
+    # cast: `dim` is a lazily loading read-only property here, the protocol declares a plain attribute.
+    encoder = SentenceTransformersTextEncoder(
+        model=cfg.text_model, device=cfg.device, batch_size=cfg.batch_size
+    )
+    return cast(TextEncoder, encoder)
+
+
+def _onnx_text(cfg: OnnxTextConfig, _: Components) -> TextEncoder:
+    from indexing.onnx_export import model_slug
+    from indexing.onnx_text_encoder import OnnxTextEncoder
+
+    folder = cfg.home / "onnx" / "text" / model_slug(cfg.text_model)  # what `mmrag export-onnx` writes
+    encoder = OnnxTextEncoder(
+        folder, device=cfg.device, batch_size=cfg.batch_size, source_model=cfg.text_model
+    )
+    return cast(TextEncoder, encoder)
+
+
+def _open_clip(cfg: OpenClipConfig, _: Components) -> OpenClipEncoder | None:
+    if not cfg.clip_model.strip():
         return None
     from indexing.open_clip_encoder import OpenClipEncoder
 
     return OpenClipEncoder(
-        model=settings.clip_model.strip(),
-        pretrained=settings.clip_pretrained,
-        device=settings.device,
-        batch_size=settings.batch_size,
+        model=cfg.clip_model.strip(),
+        pretrained=cfg.clip_pretrained,
+        device=cfg.device,
+        batch_size=cfg.batch_size,
     )
+
+
+def register(registry: Registry) -> None:
+    """Entry point `mmrag.backends`: the built-in dense encoders."""
+    registry.add("text_encoder", "torch", TorchTextConfig, _torch_text)
+    registry.add("text_encoder", "onnx", OnnxTextConfig, _onnx_text)
+    registry.add("image_encoder", "open_clip", OpenClipConfig, _open_clip)
+
+
+def build_text_encoder(settings: Settings) -> TextEncoder:
+    """The `text` space encoder the settings select (`text_backend`), built through the registry.
+
+    Raises:
+        ConfigError: `text_backend` names no registered backend.
+    """
+    name = selected_name(settings, "text_encoder")
+    return cast(TextEncoder, default_registry().build("text_encoder", name, settings, Given()))
+
+
+def build_image_encoder(settings: Settings) -> OpenClipEncoder | None:
+    """The `image` space encoder the settings select (`image_backend`), or None when disabled."""
+    name = selected_name(settings, "image_encoder")
+    return cast("OpenClipEncoder | None", default_registry().build("image_encoder", name, settings, Given()))

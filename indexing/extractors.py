@@ -1,61 +1,184 @@
-"""The extractor registry: the extractors built from settings, and the choice of one for a source."""
+"""The extractor, OCR and ASR backends for the registry, and the choice of an extractor for a source.
+
+Every registered extractor is used; they are tried from the highest priority down, so the catch-all text
+extractor (priority -100) comes last and a plugin's extractor (priority 0) before it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel
 
 from core.errors import UnsupportedTypeError
-from core.protocols import Extractor
+from core.protocols import Asr, Extractor, Ocr
+from core.registry import Components, Given, Registry, default_registry, selected_name
 from core.types import Source
-from indexing.docx_extractor import DocxExtractor
-from indexing.html_extractor import HtmlExtractor
-from indexing.image_extractor import ImageExtractor
-from indexing.markdown_extractor import MarkdownExtractor
-from indexing.media_extractors import build_media_extractors
-from indexing.pdf_extractor import PdfExtractor
-from indexing.text_extractor import TextExtractor
-from indexing.text_segments import TextLayout
 
 if TYPE_CHECKING:
     from core.settings import Settings
+    from indexing.text_segments import TextLayout
+
+
+class TextConfig(BaseModel):
+    """Text chunking."""
+
+    chunk_chars: int = 1000
+    chunk_overlap: int = 150
+    max_text_chars: int = 5_000_000
+
+
+class DocumentConfig(TextConfig):
+    """Chunking plus the decompression-bomb limit for embedded pictures."""
+
+    max_image_pixels: int = 100_000_000
+    max_pdf_pages: int = 5000
+    max_ocr_pages: int = 100
+    max_archive_mb: int = 256
+    max_archive_ratio: int = 100
+
+
+class ImageConfig(BaseModel):
+    """The decompression-bomb limit."""
+
+    max_image_pixels: int = 100_000_000
+    max_image_frames: int = 10_000
+
+
+class RecordingConfig(BaseModel):
+    """Keyframe sampling and clip windows of videos and audio recordings."""
+
+    keyframe_min_interval_s: float = 2.0
+    keyframe_max_interval_s: float = 30.0
+    clip_window_s: float = 30.0
+    max_media_s: float = 6 * 3600.0
+
+
+class RapidOcrConfig(BaseModel):
+    """RapidOCR on onnxruntime (models ship in the package)."""
+
+
+class WhisperConfig(BaseModel):
+    """faster-whisper; `asr_model` "packaged" = tiny.en."""
+
+    asr_model: str = "packaged"
+    asr_compute_type: str = "int8"
+    device: str = "auto"
+
+
+def _layout(cfg: TextConfig) -> TextLayout:
+    from indexing.text_segments import TextLayout
+
+    return TextLayout(chunk_chars=cfg.chunk_chars, chunk_overlap=cfg.chunk_overlap)
+
+
+def _pdf(cfg: DocumentConfig, c: Components) -> Extractor:
+    from indexing.pdf_extractor import PdfExtractor
+
+    return PdfExtractor(
+        layout=_layout(cfg),
+        ocr=c.ocr,
+        max_image_pixels=cfg.max_image_pixels,
+        max_pages=cfg.max_pdf_pages,
+        max_ocr_pages=cfg.max_ocr_pages,
+    )
+
+
+def _docx(cfg: DocumentConfig, _: Components) -> Extractor:
+    from indexing.docx_extractor import DocxExtractor
+
+    return DocxExtractor(
+        layout=_layout(cfg),
+        max_image_pixels=cfg.max_image_pixels,
+        max_archive_mb=cfg.max_archive_mb,
+        max_archive_ratio=cfg.max_archive_ratio,
+    )
+
+
+def _html(cfg: TextConfig, _: Components) -> Extractor:
+    from indexing.html_extractor import HtmlExtractor
+
+    return HtmlExtractor(layout=_layout(cfg), max_chars=cfg.max_text_chars)
+
+
+def _markdown(cfg: TextConfig, _: Components) -> Extractor:
+    from indexing.markdown_extractor import MarkdownExtractor
+
+    return MarkdownExtractor(layout=_layout(cfg), max_chars=cfg.max_text_chars)
+
+
+def _image(cfg: ImageConfig, c: Components) -> Extractor:
+    from indexing.image_extractor import ImageExtractor
+
+    return ImageExtractor(ocr=c.ocr, max_image_pixels=cfg.max_image_pixels, max_frames=cfg.max_image_frames)
+
+
+def _recording(cfg: RecordingConfig, c: Components) -> dict[str, Any]:
+    return {"asr": c.asr, "ocr": c.ocr, **cfg.model_dump()}
+
+
+def _video(cfg: RecordingConfig, c: Components) -> Extractor:
+    from indexing.video_extractor import VideoExtractor
+
+    return VideoExtractor(**_recording(cfg, c))
+
+
+def _audio(cfg: RecordingConfig, c: Components) -> Extractor:
+    from indexing.audio_extractor import AudioExtractor
+
+    return AudioExtractor(**_recording(cfg, c))
+
+
+def _text(cfg: TextConfig, _: Components) -> Extractor:
+    from indexing.text_extractor import TextExtractor
+
+    return TextExtractor(layout=_layout(cfg), max_chars=cfg.max_text_chars)
+
+
+def _rapidocr(_: RapidOcrConfig, __: Components) -> Ocr:
     from indexing.rapidocr_ocr import RapidOcr
 
+    return RapidOcr()
 
-def build_extractors(settings: Settings, ocr: RapidOcr | None = None) -> list[Extractor]:
-    """The document and image extractors, configured from settings.
+
+def _whisper(cfg: WhisperConfig, _: Components) -> Asr:
+    from indexing.whisper_asr import WhisperAsr
+
+    return WhisperAsr(model=cfg.asr_model, compute_type=cfg.asr_compute_type, device=cfg.device)
+
+
+def register(registry: Registry) -> None:
+    """Entry point `mmrag.backends`: the built-in extractors (specific types first), OCR and ASR."""
+    registry.add("extractor", "pdf", DocumentConfig, _pdf)
+    registry.add("extractor", "docx", DocumentConfig, _docx)
+    registry.add("extractor", "html", TextConfig, _html)
+    registry.add("extractor", "markdown", TextConfig, _markdown)
+    registry.add("extractor", "image", ImageConfig, _image)
+    registry.add("extractor", "video", RecordingConfig, _video)
+    registry.add("extractor", "audio", RecordingConfig, _audio)
+    registry.add("extractor", "text", TextConfig, _text, priority=-100)  # the catch-all goes last
+    registry.add("ocr", "rapidocr", RapidOcrConfig, _rapidocr)
+    registry.add("asr", "faster-whisper", WhisperConfig, _whisper)
+
+
+def build_extractors(settings: Settings, ocr: Ocr | None = None, asr: Asr | None = None) -> list[Extractor]:
+    """Every registered extractor, configured from settings (without a container).
 
     Args:
-        settings: chunk sizes, the pixel limit; `settings.ocr` False disables OCR even when `ocr` is given.
+        settings: chunk sizes, the pixel limit, recording windows; `settings.ocr` False disables OCR even
+            when `ocr` is given.
         ocr: the shared OCR engine (load it once per process), or None for no OCR.
+        asr: the ASR model for recordings; default: the one the settings select (loads on first use).
 
     Returns:
         Extractors in the order they are tried: specific types before the catch-all text extractor.
     """
-    ocr = ocr if settings.ocr else None
-    layout = TextLayout(chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap)
-    pixels = settings.max_image_pixels
-    chars = settings.max_text_chars
-    return [
-        PdfExtractor(
-            layout=layout,
-            ocr=ocr,
-            max_image_pixels=pixels,
-            max_pages=settings.max_pdf_pages,
-            max_ocr_pages=settings.max_ocr_pages,
-        ),
-        DocxExtractor(
-            layout=layout,
-            max_image_pixels=pixels,
-            max_archive_mb=settings.max_archive_mb,
-            max_archive_ratio=settings.max_archive_ratio,
-        ),
-        HtmlExtractor(layout=layout, max_chars=chars),
-        MarkdownExtractor(layout=layout, max_chars=chars),
-        ImageExtractor(ocr=ocr, max_image_pixels=pixels, max_frames=settings.max_image_frames),
-        *build_media_extractors(settings, ocr),
-        TextExtractor(layout=layout, max_chars=chars),
-    ]
+    registry = default_registry()
+    if asr is None:
+        asr = cast(Asr, registry.build("asr", selected_name(settings, "asr"), settings, Given()))
+    given = Given(ocr=ocr if settings.ocr else None, asr=asr)
+    return cast("list[Extractor]", registry.build_all("extractor", settings, given))
 
 
 def extractor_for(extractors: Sequence[Extractor], source: Source) -> Extractor:

@@ -22,7 +22,7 @@ from indexing.images import EMBED_SIDE, shrink, thumbnail, to_rgb
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from indexing.rapidocr_ocr import RapidOcr
+    from core.protocols import Ocr
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ImageExtractor:
     def __init__(
         self,
         *,
-        ocr: RapidOcr | None = None,
+        ocr: Ocr | None = None,
         max_image_pixels: int = 100_000_000,
         max_frames: int = MAX_IMAGE_FRAMES,
     ) -> None:

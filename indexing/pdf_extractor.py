@@ -22,7 +22,7 @@ from indexing.text_segments import TextLayout, join_blocks
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from indexing.rapidocr_ocr import RapidOcr
+    from core.protocols import Ocr
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class PdfExtractor:
         self,
         *,
         layout: TextLayout | None = None,
-        ocr: RapidOcr | None = None,
+        ocr: Ocr | None = None,
         pages_per_document: int = 4,
         min_image_side: int = 64,
         max_image_pixels: int = 100_000_000,

@@ -1,16 +1,22 @@
-"""Pick the reranker from settings: `embedding` (CPU default), `cross-encoder`, `mllm`, or `none`."""
+"""The reranker backends for the registry: `embedding` (CPU default), `cross-encoder`, `mllm`, or `none`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, cast
+
+from pydantic import BaseModel
 
 from core.errors import ConfigError
-from core.protocols import ImageEncoder, Reranker, TextEncoder
-from core.settings import Settings
+from core.protocols import ImageEncoder, MediaResolver, Reranker, TextEncoder
+from core.registry import Components, Given, Registry, default_registry, selected_name
 from core.types import Hit, Segment
 from rerank.mllm_reranker import MediaPath
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 class NoReranker:
@@ -22,55 +28,93 @@ class NoReranker:
         return [replace(h, scores={**h.scores, "rerank": h.score}) for h in hits]
 
 
-def media_path_from_settings(settings: Settings) -> MediaPath:
-    """A `media_path` callable over the media store in `settings.media_dir`."""
+def media_path_of(media: MediaResolver) -> MediaPath:
+    """A `media_path` callable over a media store (NotFoundError for a missing picture, as the store)."""
 
     def media_path(segment: Segment) -> Path | None:
-        from indexing.media_store import MediaStore
-
         if not segment.media_ref:
             return None
-        return MediaStore(settings.media_dir).path(segment.source_id, segment.media_ref)
+        return media.path(segment.source_id, segment.media_ref)
 
     return media_path
+
+
+class EmbeddingConfig(BaseModel):
+    """Cosine of the text (and CLIP) embeddings; clips by GRAM or mean fusion of their modalities."""
+
+    clip_fusion: Literal["gram", "mean"] = "gram"
+
+
+class CrossEncoderConfig(BaseModel):
+    """A sentence-transformers cross-encoder; empty model: the default one."""
+
+    reranker_model: str = ""
+    device: str = "auto"
+    batch_size: int = 32
+
+
+class MllmConfig(BaseModel):
+    """A vision-language model scoring P(yes) per hit, looking at stored pictures."""
+
+    reranker_model: str = ""
+    device: str = "auto"
+
+
+class NoConfig(BaseModel):
+    """No options."""
+
+
+def _embedding(cfg: EmbeddingConfig, c: Components) -> Reranker:
+    from rerank.embedding_reranker import EmbeddingReranker
+
+    return EmbeddingReranker(c.text_encoder, c.image_encoder, clip_fusion=cfg.clip_fusion)
+
+
+def _cross_encoder(cfg: CrossEncoderConfig, _: Components) -> Reranker:
+    from rerank.cross_encoder_reranker import CrossEncoderReranker
+
+    return CrossEncoderReranker(cfg.reranker_model, device=cfg.device, batch_size=cfg.batch_size)
+
+
+def _mllm(cfg: MllmConfig, c: Components) -> Reranker:
+    from rerank.mllm_reranker import MllmReranker
+
+    try:
+        media_path: MediaPath | None = media_path_of(c.media)
+    except ConfigError:  # no media store given: text-only scoring
+        media_path = None
+    return MllmReranker(cfg.reranker_model, media_path=media_path, device=cfg.device)
+
+
+def _none(_: NoConfig, __: Components) -> Reranker:
+    return NoReranker()
+
+
+def register(registry: Registry) -> None:
+    """Entry point `mmrag.backends`: the built-in rerankers."""
+    registry.add("reranker", "embedding", EmbeddingConfig, _embedding)
+    registry.add("reranker", "cross-encoder", CrossEncoderConfig, _cross_encoder)
+    registry.add("reranker", "mllm", MllmConfig, _mllm)
+    registry.add("reranker", "none", NoConfig, _none)
 
 
 def build_reranker(
     settings: Settings,
     text_encoder: TextEncoder,
     image_encoder: ImageEncoder | None = None,
-    media_path: MediaPath | None = None,
+    media: MediaResolver | None = None,
 ) -> Reranker:
-    """The reranker named by `settings.reranker`.
+    """The reranker the settings select (`reranker`), built through the registry.
 
     Args:
-        settings: Uses `reranker`, `reranker_model`, `device`, `batch_size`, `media_dir`.
+        settings: Selects the backend and fills its config.
         text_encoder: The `text` space encoder (embedding reranker).
         image_encoder: CLIP (embedding reranker's image and GRAM scores), or None.
-        media_path: Where the MLLM reranker finds a segment's picture; default: the media store.
+        media: Where the MLLM reranker finds a segment's picture; None: text only.
 
     Raises:
         ConfigError: unknown reranker name.
     """
-    name = settings.reranker
-    if name == "embedding":
-        from rerank.embedding_reranker import EmbeddingReranker
-
-        return EmbeddingReranker(text_encoder, image_encoder, clip_fusion=settings.clip_fusion)
-    if name == "cross-encoder":
-        from rerank.cross_encoder_reranker import CrossEncoderReranker
-
-        return CrossEncoderReranker(
-            settings.reranker_model, device=settings.device, batch_size=settings.batch_size
-        )
-    if name == "mllm":
-        from rerank.mllm_reranker import MllmReranker
-
-        return MllmReranker(
-            settings.reranker_model,
-            media_path=media_path or media_path_from_settings(settings),
-            device=settings.device,
-        )
-    if name == "none":
-        return NoReranker()
-    raise ConfigError(f"unknown reranker {name!r}: use embedding, cross-encoder, mllm or none")
+    given = Given(text_encoder=text_encoder, image_encoder=image_encoder, media=media)
+    name = selected_name(settings, "reranker")
+    return cast(Reranker, default_registry().build("reranker", name, settings, given))

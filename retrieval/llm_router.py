@@ -11,7 +11,7 @@ import logging
 import re
 
 from core.errors import MmragError
-from core.protocols import Generator
+from core.protocols import Completer, Generator
 from core.types import Route, RouteDecision
 from retrieval.route_selection import RETRIEVAL_ROUTES
 
@@ -59,10 +59,10 @@ def parse_routes(text: str) -> tuple[Route, ...]:
 
 
 class LlmRouter:
-    """Routes by prompting the generator; needs a generator with `complete(prompt) -> str`.
+    """Routes by prompting the generator; needs a generator that is a `Completer` (`complete(text) -> str`).
 
     Args:
-        generator: The configured generator. Without a `complete` method every route is searched.
+        generator: The configured generator. When it cannot complete prompts every route is searched.
         max_routes: Most routes taken from the answer.
     """
 
@@ -74,12 +74,11 @@ class LlmRouter:
 
     def route(self, query: str) -> RouteDecision:
         """Ask the generator; fall back to every retrieval route when it cannot tell."""
-        complete = getattr(self.generator, "complete", None)
-        if complete is None:
+        if not isinstance(self.generator, Completer):
             log.warning("llm router: %s cannot complete prompts; searching every route", self.generator)
             return self._fallback("generator cannot complete prompts")
         try:
-            answer = complete(routing_prompt(query), max_tokens=12)
+            answer = self.generator.complete(routing_prompt(query), max_tokens=12)
         except MmragError as exc:
             log.warning("llm router: generator failed (%s); searching every route", exc)
             return self._fallback("generator failed")

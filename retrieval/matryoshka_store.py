@@ -14,14 +14,13 @@ every reader (retriever, reranker) gets it without knowing. all-MiniLM-L6-v2 is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
 from core.errors import ConfigError
-from core.protocols import Record, VectorStore
+from core.protocols import Record, RescoringStore
 from core.types import Hit, SearchFilter, Segment, SparseVector, Vector
 
 log = logging.getLogger(__name__)
@@ -40,13 +39,15 @@ class MatryoshkaStore:
     """A `VectorStore` that adds truncated `<space>_mrl` vectors on write and searches them first.
 
     Args:
-        store: the real store; it must offer `search_rescored` (both Qdrant backends do).
+        store: the real store, able to search in two stages (both Qdrant backends are).
         dim: dims kept in the first stage; must be smaller than the space's dim.
         space: the dense space to truncate ("text").
         oversampling: first-stage candidates per wanted hit (at least 100 candidates).
     """
 
-    def __init__(self, store: Any, dim: int, space: str = "text", oversampling: float = 4.0) -> None:
+    def __init__(
+        self, store: RescoringStore, dim: int, space: str = "text", oversampling: float = 4.0
+    ) -> None:
         if dim <= 0:
             raise ConfigError(f"mrl_dim must be positive, got {dim}")
         self.store = store
@@ -83,23 +84,47 @@ class MatryoshkaStore:
             self.mrl_space, truncate(query, self.dim), space, query, flt, k=k, candidates=candidates
         )
 
+    def search_rescored(
+        self,
+        first_space: str,
+        first_query: Vector,
+        space: str,
+        query: Vector,
+        flt: SearchFilter | None = None,
+        k: int = 10,
+        candidates: int = 100,
+    ) -> list[Hit]:
+        return self.store.search_rescored(first_space, first_query, space, query, flt, k, candidates)
+
     def get(self, segment_ids: Sequence[str]) -> list[Segment]:
         return self.store.get(segment_ids)
+
+    def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
+        return self.store.scroll(flt, batch)
+
+    def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
+        """Set a named vector on existing points; a full `text` vector brings its truncated copy along."""
+        self.store.update_vectors(space, vectors)
+        if space == self.space and vectors:
+            truncated = {sid: truncate(v, self.dim) for sid, v in vectors.items()}
+            self.store.update_vectors(self.mrl_space, truncated)
 
     def delete_source(self, source_id: str) -> int:
         return self.store.delete_source(source_id)
 
+    def set_uri(self, source_id: str, uri: str) -> None:
+        self.store.set_uri(source_id, uri)
+
     def count(self, flt: SearchFilter | None = None) -> int:
         return self.store.count(flt)
+
+    def optimize(self) -> bool:
+        return self.store.optimize()
 
     def close(self) -> None:
         self.store.close()
 
-    def __getattr__(self, name: str) -> Any:
-        # optimize(), search_rescored() and backend extras of the wrapped store stay reachable.
-        return getattr(self.store, name)
 
-
-def with_matryoshka(store: VectorStore, dim: int) -> VectorStore:
+def with_matryoshka(store: RescoringStore, dim: int) -> RescoringStore:
     """`store` wrapped for a Matryoshka first stage when `dim` > 0, else `store` itself."""
     return MatryoshkaStore(store, dim) if dim > 0 else store

@@ -1,12 +1,20 @@
-"""Pick the router from settings: `trained` (default), `llm`, or `all` (search every route)."""
+"""The router backends for the registry: `trained` (default), `llm`, or `all` (search every route)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from pydantic import BaseModel
+
 from core.errors import ConfigError
 from core.protocols import Generator, Router, TextEncoder
-from core.settings import Settings
+from core.registry import Components, Given, Registry, default_registry, selected_name
 from core.types import RouteDecision
 from retrieval.route_selection import RETRIEVAL_ROUTES
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 USER_WEIGHTS = "router_weights.npz"
 """Weights `mmrag router train` writes into MMRAG_HOME by default; used instead of the shipped ones."""
@@ -24,11 +32,50 @@ class AllRoutesRouter:
         )
 
 
+class TrainedRouterConfig(BaseModel):
+    """The shipped router weights, or `router_path`, or what `mmrag router train` wrote into `home`."""
+
+    home: Path
+    router_path: Path | None = None
+
+
+class NoConfig(BaseModel):
+    """No options."""
+
+
+def _trained(cfg: TrainedRouterConfig, components: Components) -> Router:
+    from retrieval.trained_router import TrainedRouter
+
+    path = cfg.router_path
+    if path is not None and not path.is_file():
+        raise ConfigError(f"MMRAG_ROUTER_PATH {path}: no such weights file")
+    if path is None and (cfg.home / USER_WEIGHTS).is_file():
+        path = cfg.home / USER_WEIGHTS  # written by `mmrag router train` without --out
+    return TrainedRouter(components.text_encoder, path)
+
+
+def _llm(_: NoConfig, components: Components) -> Router:
+    from retrieval.llm_router import LlmRouter
+
+    return LlmRouter(components.generator)
+
+
+def _all(_: NoConfig, __: Components) -> Router:
+    return AllRoutesRouter()
+
+
+def register(registry: Registry) -> None:
+    """Entry point `mmrag.backends`: the built-in routers."""
+    registry.add("router", "trained", TrainedRouterConfig, _trained)
+    registry.add("router", "llm", NoConfig, _llm)
+    registry.add("router", "all", NoConfig, _all)
+
+
 def build_router(settings: Settings, text_encoder: TextEncoder, generator: Generator) -> Router:
-    """The router named by `settings.router`.
+    """The router the settings select (`router`), built through the registry.
 
     Args:
-        settings: Uses `router`, `router_path` (weights `.npz`; default `$MMRAG_HOME/router_weights.npz`
+        settings: Selects the backend; `router_path` (weights `.npz`; default `$MMRAG_HOME/router_weights.npz`
             when present, else the shipped weights) and `home`.
         text_encoder: The `text` space encoder (the trained router embeds queries with it).
         generator: The configured generator (the LLM router prompts it).
@@ -36,19 +83,7 @@ def build_router(settings: Settings, text_encoder: TextEncoder, generator: Gener
     Raises:
         ConfigError: unknown router name, or `router_path` does not exist.
     """
-    if settings.router == "trained":
-        from retrieval.trained_router import TrainedRouter
-
-        path = settings.router_path
-        if path is not None and not path.is_file():
-            raise ConfigError(f"MMRAG_ROUTER_PATH {path}: no such weights file")
-        if path is None and (settings.home / USER_WEIGHTS).is_file():
-            path = settings.home / USER_WEIGHTS  # written by `mmrag router train` without --out
-        return TrainedRouter(text_encoder, path)
-    if settings.router == "llm":
-        from retrieval.llm_router import LlmRouter
-
-        return LlmRouter(generator)
-    if settings.router == "all":
-        return AllRoutesRouter()
-    raise ConfigError(f"unknown router {settings.router!r}: use trained, llm or all")
+    given = Given(text_encoder=text_encoder, generator=generator)
+    return cast(
+        Router, default_registry().build("router", selected_name(settings, "router"), settings, given)
+    )

@@ -1,31 +1,87 @@
-"""Picks the vector store backend from settings."""
+"""The vector store backends for the registry: `embedded` (default), `server`, `memory` (tests only).
+
+`MMRAG_STORE=auto` (the default) picks `server` when `MMRAG_QDRANT_URL` is set, else `embedded`.
+"""
 
 from __future__ import annotations
 
-from core.protocols import VectorStore
-from core.settings import Settings
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from pydantic import BaseModel
+
+from core.protocols import RescoringStore
+from core.registry import Components, Given, Registry, default_registry, selected_name
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
-def build_store(settings: Settings) -> VectorStore:
-    """The configured store: a Qdrant server/cluster when `qdrant_url` is set, else the embedded engine.
+class EmbeddedStoreConfig(BaseModel):
+    """The real Qdrant engine in-process, in `<home>/store/<collection>` (one folder per collection)."""
 
-    The embedded store lives in `<home>/store/<collection>`, one folder per collection.
-    """
-    if settings.qdrant_url:
-        from retrieval.qdrant_client_store import QdrantClientStore
+    home: Path
+    collection: str = "mmrag"
+    hnsw_ef: int = 256
+    quantization: str = "none"
 
-        return QdrantClientStore(
-            collection=settings.collection,
-            url=settings.qdrant_url,
-            api_key=settings.qdrant_api_key,
-            shard_number=settings.shard_number,
-            replication_factor=settings.replication_factor,
-            write_consistency_factor=settings.write_consistency_factor,
-            quantization=settings.quantization,
-            hnsw_ef=settings.hnsw_ef,
-        )
+
+class ServerStoreConfig(BaseModel):
+    """A Qdrant server or cluster through qdrant-client."""
+
+    qdrant_url: str
+    collection: str = "mmrag"
+    qdrant_api_key: str | None = None
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
+    quantization: str = "none"
+    hnsw_ef: int = 256
+
+
+class MemoryStoreConfig(BaseModel):
+    """qdrant-client's in-process numpy emulation: for tests and throwaway sessions, not for real data."""
+
+    collection: str = "mmrag"
+
+
+def _embedded(cfg: EmbeddedStoreConfig, _: Components) -> RescoringStore:
     from retrieval.qdrant_edge_store import QdrantEdgeStore
 
     return QdrantEdgeStore(
-        settings.store_dir / settings.collection, hnsw_ef=settings.hnsw_ef, quantization=settings.quantization
+        cfg.home / "store" / cfg.collection, hnsw_ef=cfg.hnsw_ef, quantization=cfg.quantization
     )
+
+
+def _server(cfg: ServerStoreConfig, _: Components) -> RescoringStore:
+    from retrieval.qdrant_client_store import QdrantClientStore
+
+    return QdrantClientStore(
+        collection=cfg.collection,
+        url=cfg.qdrant_url,
+        api_key=cfg.qdrant_api_key,
+        shard_number=cfg.shard_number,
+        replication_factor=cfg.replication_factor,
+        write_consistency_factor=cfg.write_consistency_factor,
+        quantization=cfg.quantization,
+        hnsw_ef=cfg.hnsw_ef,
+    )
+
+
+def _memory(cfg: MemoryStoreConfig, _: Components) -> RescoringStore:
+    from retrieval.qdrant_client_store import QdrantClientStore
+
+    return QdrantClientStore(collection=cfg.collection)  # no url, no path: ":memory:"
+
+
+def register(registry: Registry) -> None:
+    """Entry point `mmrag.backends`: the built-in stores."""
+    registry.add("store", "embedded", EmbeddedStoreConfig, _embedded)
+    registry.add("store", "server", ServerStoreConfig, _server)
+    registry.add("store", "memory", MemoryStoreConfig, _memory)
+
+
+def build_store(settings: Settings) -> RescoringStore:
+    """The store the settings select (`store`; `auto`: server when `qdrant_url` is set, else embedded)."""
+    name = selected_name(settings, "store")
+    return cast(RescoringStore, default_registry().build("store", name, settings, Given()))
