@@ -168,6 +168,8 @@ class Hit:
     score: float
     space: str = ""  # the space (or "fused") that produced `score`
     scores: dict[str, float] = field(default_factory=dict)  # per stage: text, image, lexical, fused, rerank
+    # Calibrated relevance in [0, 1], comparable across queries (retrieval/relevance.py); None = not rated.
+    relevance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a search hit, shared by the CLI (`search --json`) and the API."""
@@ -179,6 +181,7 @@ class Hit:
             "modality": seg.modality.value,
             "granularity": seg.granularity.value,
             "score": round(float(self.score), 6),
+            **({"relevance": round(float(self.relevance), 4)} if self.relevance is not None else {}),
             "text": seg.text,
             "locator": seg.locator.to_dict(),
         }

@@ -177,6 +177,47 @@ class QdrantEdgeStore:
             points = shard.query(request)
         return [to_hit(p.payload, p.score, space) for p in points]
 
+    def search_scores(
+        self,
+        queries: Sequence[tuple[str, Vector | SparseVector]],
+        flt: SearchFilter | None = None,
+        k: int = 10,
+    ) -> list[list[tuple[str, float]]]:
+        """Several spaces in one engine call, ids and scores only (payloads are fetched later, with `get`,
+        for the hits a search returns). One list per (space, query), best first."""
+        qe = _qe()
+        shard = self._open()
+        if shard is None:
+            return [[] for _ in queries]
+        where = build_filter(flt, qe)
+        requests, slots = [], []
+        for i, (space, query) in enumerate(queries):
+            if isinstance(query, SparseVector):
+                if not query.indices:
+                    continue
+                vector: Any = qe.SparseVector(list(query.indices), [float(v) for v in query.values])
+                params = None
+            else:
+                vector = np.asarray(query, dtype=np.float32).reshape(-1)
+                params = search_params(qe, self.hnsw_ef, self.quantization)
+            requests.append(
+                qe.QueryRequest(
+                    limit=k,
+                    query=qe.Query.Nearest(vector, using=space),
+                    filter=where,
+                    with_payload=False,
+                    params=params,
+                )
+            )
+            slots.append(i)
+        out: list[list[tuple[str, float]]] = [[] for _ in queries]
+        if requests:
+            with self._engine("searching " + ", ".join(repr(s) for s, _ in queries)):
+                results = shard.query_batch(qe.QueryBatchRequest(requests))
+            for i, points in zip(slots, results, strict=True):
+                out[i] = [(str(p.id), float(p.score)) for p in points]
+        return out
+
     def search_rescored(
         self,
         first_space: str,

@@ -1,16 +1,23 @@
-"""Hybrid search: dense text + lexical + the CLIP image space, fused into one ranking."""
+"""Hybrid search: dense text + lexical + the CLIP image space, fused into one ranking.
+
+A query is encoded once (`Retriever.encode`) into an `EncodedQuery`; the router, reranker and generator
+can reuse its `dense` vector instead of encoding the question again. Every fused hit carries a calibrated
+`relevance` (retrieval/relevance.py) beside its fused `score`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.errors import InvalidRequestError
 from core.protocols import ImageEncoder, LexicalEncoder, TextEncoder, VectorStore
-from core.types import Hit, SearchFilter, Vector
+from core.types import Hit, SearchFilter, SparseVector, Vector
 from retrieval.composed_query import search_mm_text
-from retrieval.fusion import fuse
+from retrieval.fusion import RRF_K, LengthWeighting, fuse, fuse_scores
+from retrieval.relevance import RelevanceCalibration, with_relevance
 
 if TYPE_CHECKING:
     from indexing.mllm_embedder import MllmEmbedder
@@ -18,11 +25,53 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable
+class ScoreSearchStore(Protocol):
+    """A store that searches several spaces in one call and returns ids and scores without payloads."""
+
+    def search_scores(
+        self,
+        queries: Sequence[tuple[str, Vector | SparseVector]],
+        flt: SearchFilter | None = None,
+        k: int = 10,
+    ) -> list[list[tuple[str, float]]]: ...
+
+
+@dataclass(frozen=True)
+class EncodedQuery:
+    """A text query encoded once for every space; pass it to `search` to skip re-encoding.
+
+    Attributes:
+        text: the query text.
+        dense: the `text`-space query vector (d,); reusable by the router, reranker and generator.
+        lexical: the sparse query of the `lexical` space.
+        image: the CLIP text-tower vector for the `image` space, when CLIP is loaded.
+    """
+
+    text: str
+    dense: Vector
+    lexical: SparseVector
+    image: Vector | None = None
+
+    @property
+    def terms(self) -> int:
+        """Distinct lexical terms (stemmed, stopwords removed)."""
+        return len(self.lexical.indices)
+
+
 class Retriever:
     """Searches every available space for a text query and fuses the lists.
 
     Text queries reach the image space through the CLIP text tower when the image encoder is loaded, and
     the `mm` space through the MLLM embedder's query side when one is configured.
+
+    Args:
+        fusion: "rrf", "weighted" (min-max) or "zscore" (retrieval/fusion.py).
+        candidates: hits fetched per space before fusion.
+        weights: space -> fusion weight (1.0 when absent).
+        length_weighting: scales the lexical weight down for long queries.
+        rrf_k: the rank offset of reciprocal rank fusion.
+        calibration: the relevance model (the packaged one when None).
     """
 
     def __init__(
@@ -36,6 +85,9 @@ class Retriever:
         fusion: str = "weighted",
         candidates: int = 100,
         weights: Mapping[str, float] | None = None,
+        length_weighting: LengthWeighting | None = None,
+        rrf_k: int = RRF_K,
+        calibration: RelevanceCalibration | None = None,
     ) -> None:
         self.store = store
         self.text_encoder = text_encoder
@@ -45,31 +97,100 @@ class Retriever:
         self.fusion = fusion
         self.candidates = candidates
         self.weights = dict(weights or {})
+        self.length_weighting = length_weighting or LengthWeighting()
+        self.rrf_k = rrf_k
+        self.calibration = calibration
 
-    def search(self, query: str, k: int = 10, flt: SearchFilter | None = None) -> list[Hit]:
-        """Return the `k` best segments for a text query, best first."""
+    def encode(self, query: str) -> EncodedQuery:
+        """Encode a text query once for every space this retriever searches.
+
+        Raises:
+            InvalidRequestError: the query is empty.
+        """
         if not query.strip():
             raise InvalidRequestError("the query is empty")
-        return self.fuse(self.ranked_lists(query, max(k, self.candidates), flt), k)
-
-    def ranked_lists(self, query: str, n: int, flt: SearchFilter | None = None) -> dict[str, list[Hit]]:
-        """Search each space separately for `query`; space -> hits, best first."""
-        lists = {
-            "text": self.store.search("text", self.text_encoder.encode_queries([query])[0], flt, n),
-            "lexical": self.store.search("lexical", self.lexical.encode_queries([query])[0], flt, n),
-        }
+        image = None
         if self.image_encoder is not None and isinstance(self.image_encoder, TextEncoder):
-            lists["image"] = self.search_vector(
-                "image", self.image_encoder.encode_queries([query])[0], n, flt
-            )
+            image = self.image_encoder.encode_queries([query])[0]
+        return EncodedQuery(
+            text=query,
+            dense=self.text_encoder.encode_queries([query])[0],
+            lexical=self.lexical.encode_queries([query])[0],
+            image=image,
+        )
+
+    def search(
+        self,
+        query: str | EncodedQuery,
+        k: int = 10,
+        flt: SearchFilter | None = None,
+    ) -> list[Hit]:
+        """Return the `k` best segments for a text query (or an already encoded one), best first."""
+        encoded = query if isinstance(query, EncodedQuery) else self.encode(query)
+        n = max(k, self.candidates)
+        if self.mm_encoder is None and isinstance(self.store, ScoreSearchStore):
+            return self._search_scores(self.store, encoded, n, k, flt)
+        return self.fuse(self.ranked_lists(encoded, n, flt), k, terms=encoded.terms)
+
+    def _search_scores(
+        self, store: ScoreSearchStore, encoded: EncodedQuery, n: int, k: int, flt: SearchFilter | None
+    ) -> list[Hit]:
+        """Every space in one store call without payloads; payloads only for the `k` hits returned."""
+        queries: list[tuple[str, Vector | SparseVector]] = [
+            ("text", encoded.dense),
+            ("lexical", encoded.lexical),
+        ]
+        if encoded.image is not None:
+            queries.append(("image", encoded.image))
+        results = store.search_scores(queries, flt, n)
+        lists = {space: result for (space, _), result in zip(queries, results, strict=True)}
+        fused = fuse_scores(lists, self.fusion, self._weights(encoded.terms), k, self.rrf_k)
+        segments = {s.segment_id: s for s in self.store.get([sid for sid, _, _ in fused])}
+        hits = [
+            Hit(segment=segments[sid], score=score, space="fused", scores={**raw, "fused": score})
+            for sid, score, raw in fused
+            if sid in segments
+        ]
+        floor = min((score for _, score in lists["text"]), default=0.0)
+        return with_relevance(hits, floor, encoded.terms, self.calibration)
+
+    def ranked_lists(
+        self, query: str | EncodedQuery, n: int, flt: SearchFilter | None = None
+    ) -> dict[str, list[Hit]]:
+        """Search each space separately for `query`; space -> hits, best first."""
+        encoded = query if isinstance(query, EncodedQuery) else self.encode(query)
+        lists = {
+            "text": self.store.search("text", encoded.dense, flt, n),
+            "lexical": self.store.search("lexical", encoded.lexical, flt, n),
+        }
+        if encoded.image is not None:
+            lists["image"] = self.search_vector("image", encoded.image, n, flt)
         if self.mm_encoder is not None:
             # Per-modality searches fused inside, so text candidates do not crowd out images (MM-Embed).
-            lists["mm"] = search_mm_text(self.store, self.mm_encoder, query, k=n, flt=flt, candidates=n)
+            lists["mm"] = search_mm_text(
+                self.store, self.mm_encoder, encoded.text, k=n, flt=flt, candidates=n
+            )
         return lists
 
     def search_vector(self, space: str, vector: Vector, n: int, flt: SearchFilter | None = None) -> list[Hit]:
         """Search one dense space with a ready vector (image-only and composed queries use this)."""
         return self.store.search(space, vector, flt, n)
 
-    def fuse(self, lists: Mapping[str, list[Hit]], k: int) -> list[Hit]:
-        return fuse(lists, method=self.fusion, weights=self.weights, k=k)
+    def fuse(self, lists: Mapping[str, list[Hit]], k: int, terms: int | None = None) -> list[Hit]:
+        """Fuse per-space lists into `k` hits with a calibrated `relevance` each.
+
+        Args:
+            lists: space -> hits, best first (from `ranked_lists`).
+            k: hits to return.
+            terms: the query's distinct lexical terms (length-aware lexical weight and relevance);
+                unknown (None) = no length adjustment and relevance computed as for a one-term query.
+        """
+        hits = fuse(lists, method=self.fusion, weights=self._weights(terms), k=k, rrf_k=self.rrf_k)
+        floor = min((h.score for h in lists.get("text") or []), default=0.0)
+        return with_relevance(hits, floor, terms or 1, self.calibration)
+
+    def _weights(self, terms: int | None) -> dict[str, float]:
+        weights = dict(self.weights)
+        if terms is not None:
+            weights["lexical"] = weights.get("lexical", 1.0) * self.length_weighting.factor(terms)
+        return weights

@@ -1,0 +1,142 @@
+"""Calibrated relevance: the logistic model, the packaged coefficients, hits and the search JSON, and the
+retriever's payload-free search path against the plain one on the real engine and the packaged MiniLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.types import Granularity, Hit, Locator, Modality, Segment, segment_id
+from retrieval.relevance import (
+    CALIBRATION_FILE,
+    RelevanceCalibration,
+    default_calibration,
+    no_good_match,
+    with_relevance,
+)
+
+CAL = RelevanceCalibration(intercept=-5.0, dense=8.0, lexical=1.0, threshold=0.4)
+
+
+def _hit(doc: str, scores: dict[str, float]) -> Hit:
+    seg = Segment(
+        segment_id=doc,
+        source_id="s",
+        uri=f"file:{doc}",
+        modality=Modality.TEXT,
+        granularity=Granularity.PARAGRAPH,
+        text=doc,
+    )
+    return Hit(segment=seg, score=1.0, space="fused", scores=scores)
+
+
+@pytest.mark.unit
+def test_relevance_is_the_logistic_of_cosine_and_bm25_per_term() -> None:
+    assert CAL.relevance(0.625, 0.0, 1) == pytest.approx(0.5)  # -5 + 8 * 0.625 = 0
+    assert CAL.relevance(0.5, 8.0, 4) == pytest.approx(1 / (1 + 2.718281828459045**-1.0))
+    assert CAL.relevance(0.9, 0.0, 1) > CAL.relevance(0.3, 0.0, 1)
+    assert 0.0 <= CAL.relevance(-1.0, 0.0, 1) < 0.01 and CAL.relevance(1.0, 100.0, 1) <= 1.0
+
+
+@pytest.mark.unit
+def test_missing_scores_use_the_dense_floor_and_zero_bm25() -> None:
+    hits = [_hit("a", {"text": 0.7, "lexical": 6.0}), _hit("b", {"lexical": 6.0}), _hit("c", {"image": 0.3})]
+    rated = with_relevance(hits, dense_floor=0.2, query_terms=3, calibration=CAL)
+    assert rated[0].relevance == pytest.approx(CAL.relevance(0.7, 6.0, 3), abs=1e-6)
+    assert rated[1].relevance == pytest.approx(CAL.relevance(0.2, 6.0, 3), abs=1e-6)
+    assert rated[2].relevance is None  # an image-only hit is not calibrated
+    assert rated[0].score == 1.0 and rated[0].scores == hits[0].scores  # fused score and rank kept
+
+
+@pytest.mark.unit
+def test_no_good_match_uses_the_threshold() -> None:
+    weak = with_relevance([_hit("a", {"text": 0.3})], 0.3, 1, CAL)
+    strong = with_relevance([_hit("a", {"text": 0.9})], 0.3, 1, CAL)
+    assert no_good_match(weak, threshold=0.4) and not no_good_match(strong, threshold=0.4)
+    assert not no_good_match([_hit("c", {"image": 0.3})], threshold=0.4)  # nothing rated: no signal
+
+
+@pytest.mark.unit
+def test_packaged_calibration_loads_and_is_monotone() -> None:
+    data = json.loads(CALIBRATION_FILE.read_text())
+    cal = default_calibration()
+    assert cal.intercept == data["coefficients"]["intercept"]
+    assert cal.dense > 0 and cal.lexical > 0  # more similar = more relevant
+    assert 0.0 < cal.threshold < 1.0
+
+
+@pytest.mark.unit
+def test_hit_json_carries_relevance_only_when_rated() -> None:
+    hit = _hit("a", {"text": 0.5})
+    assert "relevance" not in hit.to_dict()
+    rated = with_relevance([hit], 0.5, 1, CAL)[0]
+    assert rated.to_dict()["relevance"] == pytest.approx(CAL.relevance(0.5, 0.0, 1), abs=1e-4)
+
+
+NOTES = {
+    "espresso": "Grind coffee fine for espresso; a 25 second shot from 18 grams of coffee is the usual recipe.",
+    "ferry": "The ferry to the island leaves the harbour at 7:15 every morning and returns at 18:40.",
+    "tides": "Tide pools hold anemones, crabs and starfish that survive between the high and low tides.",
+    "bread": "Sourdough bread needs a lively starter, a long cold proof and a very hot oven with steam.",
+    "bikes": "Check bicycle tyre pressure weekly; road tyres want about 6 bar, mountain bikes much less.",
+}
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from app.container import Container
+    from core.protocols import Extracted
+    from core.settings import Settings
+
+    home = tmp_path_factory.mktemp("relevance-home")
+    container = Container(Settings(home=home, qdrant_url=None, clip_model="", ocr=False))  # type: ignore[call-arg]
+    items = []
+    for name, text in NOTES.items():
+        source = f"src-{name}"
+        loc = Locator(index=0)
+        seg = Segment(
+            segment_id=segment_id(source, Granularity.PARAGRAPH, loc),
+            source_id=source,
+            uri=f"{name}.txt",
+            modality=Modality.TEXT,
+            granularity=Granularity.PARAGRAPH,
+            text=text,
+            locator=loc,
+        )
+        items.append(Extracted(segment=seg))
+    container.indexer.index_extracted(items)
+    yield container
+    container.close()
+
+
+@pytest.mark.integration
+def test_payload_free_search_equals_the_plain_path(indexed) -> None:  # type: ignore[no-untyped-def]
+    """The batched ids-only search (payloads fetched for the returned hits) ranks and rates like
+    `ranked_lists` + `fuse`, with the same query encoding reused."""
+    retriever = indexed.retriever
+    encoded = retriever.encode("when does the ferry leave the harbour")
+    fast = retriever.search(encoded, k=3)
+    plain = retriever.fuse(retriever.ranked_lists(encoded, retriever.candidates), 3, terms=encoded.terms)
+    assert [h.segment.segment_id for h in fast] == [h.segment.segment_id for h in plain]
+    assert [h.score for h in fast] == pytest.approx([h.score for h in plain])
+    assert [h.relevance for h in fast] == pytest.approx([h.relevance for h in plain])
+    assert fast[0].segment.uri == "ferry.txt" and fast[0].segment.text == NOTES["ferry"]
+
+
+@pytest.mark.integration
+def test_relevance_separates_a_matching_question_from_an_unrelated_one(indexed) -> None:  # type: ignore[no-untyped-def]
+    retriever = indexed.retriever
+    good = retriever.search("how fine should I grind coffee for espresso", k=3)
+    bad = retriever.search("quarterly tax filing deadline for small businesses", k=3)
+    assert good[0].segment.uri == "espresso.txt"
+    assert good[0].relevance is not None and bad[0].relevance is not None
+    assert good[0].relevance > default_calibration().threshold > bad[0].relevance
+    assert not no_good_match(good) and no_good_match(bad)
+    assert good[0].to_dict()["relevance"] == pytest.approx(good[0].relevance, abs=1e-4)
+
+
+@pytest.mark.unit
+def test_calibration_file_ships_inside_the_package() -> None:
+    assert CALIBRATION_FILE.parent == Path(__file__).resolve().parents[1] / "retrieval"
