@@ -86,7 +86,7 @@ class Container:
     def lexical(self) -> BM25LexicalEncoder:
         from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 
-        return BM25LexicalEncoder()
+        return BM25LexicalEncoder(k1=self.settings.bm25_k1, b=self.settings.bm25_b)
 
     def spaces(self) -> dict[str, int]:
         """Dense spaces available now (name -> dim)."""
@@ -171,6 +171,7 @@ class Container:
     # --- retrieval and RAG ----------------------------------------------------------------------------
     @cached_property
     def retriever(self) -> Retriever:
+        from retrieval.fusion import LengthWeighting
         from retrieval.retriever import Retriever
 
         return Retriever(
@@ -181,6 +182,10 @@ class Container:
             lexical=self.lexical,
             fusion=self.settings.fusion,
             candidates=self.settings.candidates,
+            weights={"lexical": self.settings.fusion_lexical_weight},
+            length_weighting=LengthWeighting(
+                self.settings.fusion_length_alpha, self.settings.fusion_length_reference
+            ),
         )
 
     @cached_property

@@ -118,8 +118,23 @@ class Settings(BaseSettings):
     )
 
     # Retrieval and RAG
-    fusion: Literal["rrf", "weighted"] = "weighted"  # measured better on Cranfield and Vaswani (benchmarks)
+    # Fusion defaults: chosen leave-one-collection-out on three BEIR sets (benchmarks/bench_fusion_loco.py).
+    fusion: Literal["rrf", "weighted", "zscore"] = "weighted"
     candidates: int = 100
+    fusion_lexical_weight: float = Field(1.0, ge=0, description="Weight of the lexical list (dense = 1).")
+    fusion_length_alpha: float = Field(
+        0.0, ge=0, description="Long queries: lexical weight * (reference / terms) ** alpha; 0 = off."
+    )
+    fusion_length_reference: int = Field(8, ge=1, description="Query terms above which alpha applies.")
+    bm25_k1: float = Field(1.2, ge=0, description="BM25 term-frequency saturation (index time).")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation (index time).")
+    relevance_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="'No good match' when the best hit's calibrated relevance is below this; "
+        "unset = the packaged calibration's threshold.",
+    )
     router: str = Field("trained", description="trained, llm, all, or a plugin's router.")
     router_path: Path | None = None
     reranker: str = Field("embedding", description="embedding, cross-encoder, mllm, none, or a plugin's.")
