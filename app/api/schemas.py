@@ -56,6 +56,11 @@ class HitOut(BaseModel):
     modality: Modality
     granularity: Granularity
     score: float
+    relevance: float | None = Field(
+        None,
+        description="Calibrated relevance in [0, 1], comparable across queries (absent for hits found only "
+        "through the image space); below the `relevance_threshold` setting = no good match.",
+    )
     text: str
     locator: dict[str, Any]
     media_url: str | None = Field(None, description="Thumbnail, page render or keyframe of the segment.")
