@@ -40,11 +40,22 @@ _ISOLATION = pytest.StashKey[dict[str, Any]]()
 _PINNED_UNDER_HOME = {"PYENV_ROOT": ".pyenv", "HF_HOME": ".cache/huggingface", "TORCH_HOME": ".cache/torch"}
 
 
-def _home_state(path: Path) -> tuple[bool, float, int]:
-    """Existence, mtime and entry count of a home folder: what a test that opened it would change."""
+def _home_state(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of the home and of everything in its top two levels (the manifest database, the
+    store and media folders and their direct entries): what a test that opened the home would change. Shallow,
+    so a large real home costs nothing to check."""
     if not path.exists():
-        return (False, 0.0, 0)
-    return (True, path.stat().st_mtime, sum(1 for _ in path.rglob("*")))
+        return ()
+    entries = [path, *path.iterdir()]
+    entries += [child for entry in entries[1:] if entry.is_dir() for child in entry.iterdir()]
+    state = []
+    for entry in entries:
+        try:
+            info = entry.lstat()
+        except OSError:  # removed while we looked
+            continue
+        state.append((str(entry.relative_to(path.parent)), info.st_mtime_ns, info.st_size))
+    return tuple(sorted(state))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -111,7 +122,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"{count} eval_data tests deselected: {reason}", yellow=True)
     touched = config.stash.get(_ISOLATION, {}).get("touched")
     if touched:
-        terminalreporter.write_line(f"FAILED: tests touched the user's home: {', '.join(touched)}", red=True)
+        terminalreporter.write_line(
+            f"FAILED: the user's home changed during the tests: {', '.join(touched)} "
+            "(a test opened it, or another process wrote there meanwhile)",
+            red=True,
+        )
 
 
 @pytest.fixture(scope="session")
