@@ -426,7 +426,6 @@ eval_app.command("images")(cli_rag.eval_images)
 from app import cli_mm  # noqa: E402
 
 app.command("reembed")(cli_mm.reembed)
-# watch / mcp (issue 12): register here, e.g.
-# from app import cli_watch  # noqa: E402
-# app.command("watch")(cli_watch.watch)
-# app.command("mcp")(cli_watch.mcp)
+from app import mcp_server  # noqa: E402
+
+app.command("mcp")(mcp_server.mcp)

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.devices import resolve_device
 from core.errors import ModelUnavailableError
 from core.types import Hit
 
@@ -55,7 +54,11 @@ class CrossEncoderReranker:
             return
         from sentence_transformers import CrossEncoder
 
-        device = resolve_device(self.device)
+        device = self.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         kwargs: dict[str, Any] = {"device": device}
         if not Path(self.model).expanduser().is_dir():
             kwargs["local_files_only"] = True
