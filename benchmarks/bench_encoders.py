@@ -54,12 +54,15 @@ def build_backends(batch_size: int, onnx_dir: Path) -> dict[str, Callable[[list[
     export_text_encoder("packaged", onnx_dir)
     onnx_encoder = OnnxTextEncoder(onnx_dir, device="cpu", batch_size=batch_size)
     onnx_encoder.load()
+    int8_encoder = OnnxTextEncoder(onnx_dir, device="cpu", batch_size=batch_size, quantize=True)
+    int8_encoder.load()
     return {
         "bare_sentence_transformers": lambda t: bare.encode(
             t, batch_size=batch_size, show_progress_bar=False
         ),
         "torch": torch_encoder.encode_documents,
         "onnx": onnx_encoder.encode_documents,
+        "onnx_int8": int8_encoder.encode_documents,
     }
 
 
@@ -89,6 +92,7 @@ def run(limit: int | None, rounds: int, batch_size: int) -> dict[str, Any]:
     # Docs per CPU-second barely moves when other processes share the cores; wall-clock docs/s does.
     per_cpu = {name: len(texts) / min(s) for name, s in cpu.items()}
     cosine = (vectors["torch"] * vectors["onnx"]).sum(axis=1)
+    cosine_int8 = (vectors["torch"] * vectors["onnx_int8"]).sum(axis=1)
     return {
         "benchmark": "text encoder throughput on Cranfield abstracts (all-MiniLM-L6-v2, packaged)",
         "texts": len(texts),
@@ -103,7 +107,10 @@ def run(limit: int | None, rounds: int, batch_size: int) -> dict[str, Any]:
         "ratio_onnx_to_torch": round(best["onnx"] / best["torch"], 3),
         "cpu_ratio_torch_to_bare": round(per_cpu["torch"] / per_cpu["bare_sentence_transformers"], 3),
         "cpu_ratio_onnx_to_torch": round(per_cpu["onnx"] / per_cpu["torch"], 3),
+        "ratio_onnx_int8_to_torch": round(best["onnx_int8"] / best["torch"], 3),
+        "cpu_ratio_onnx_int8_to_torch": round(per_cpu["onnx_int8"] / per_cpu["torch"], 3),
         "cosine_torch_onnx": {"min": float(cosine.min()), "mean": float(cosine.mean())},
+        "cosine_torch_onnx_int8": {"min": float(cosine_int8.min()), "mean": float(cosine_int8.mean())},
         "machine": {
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
@@ -116,16 +123,58 @@ def run(limit: int | None, rounds: int, batch_size: int) -> dict[str, Any]:
     }
 
 
+def quality(sets: list[str], batch_size: int) -> dict[str, Any]:
+    """nDCG@10 of the shipped hybrid defaults with int8 ONNX vectors against the cached torch vectors."""
+    from app.eval_beir import load_beir
+    from benchmarks.bench_fusion_loco import Config, Scorer
+    from benchmarks.loco_data import data_dir, doc_text, load_collection
+    from indexing.onnx_export import export_text_encoder
+    from indexing.onnx_text_encoder import OnnxTextEncoder
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        export_text_encoder("packaged", Path(tmp) / "onnx")
+        int8 = OnnxTextEncoder(Path(tmp) / "onnx", device="cpu", batch_size=batch_size, quantize=True)
+        for name in sets:
+            col = load_collection(name)
+            corpus, _, _ = load_beir(data_dir() / name)
+            torch_scores = Scorer(col).full(Config())
+            docs = int8.encode_documents([doc_text(d, "joined") for d in corpus])
+            queries = int8.encode_queries(col.query_texts)
+            cos_docs = (docs * col.doc_vectors["joined"]).sum(axis=1)
+            swapped = Scorer(col, (queries, col.query_texts))
+            swapped.gains = Scorer(col).gains
+            swapped.col = col
+            col_docs = dict(col.doc_vectors)
+            col.doc_vectors = {"joined": docs, "text": docs}
+            try:
+                int8_scores = swapped.full(Config())
+            finally:
+                col.doc_vectors = col_docs
+            out[name] = {
+                "torch": torch_scores,
+                "onnx_int8": int8_scores,
+                "ndcg_delta": round(int8_scores["ndcg@10"] - torch_scores["ndcg@10"], 4),
+                "cosine_docs_min": round(float(cos_docs.min()), 4),
+                "cosine_docs_mean": round(float(cos_docs.mean()), 4),
+            }
+            logger.info("%s: %s", name, out[name])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="first N abstracts (default all 1400)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--quality", nargs="*", default=None, help="BEIR sets for the int8 nDCG check")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     report = run(args.limit, args.rounds, args.batch_size)
+    if args.quality is not None:
+        report["int8_quality"] = quality(args.quality or ["med", "cranfield"], args.batch_size)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     logger.info("wrote %s: %s", args.out, report["docs_per_s"])

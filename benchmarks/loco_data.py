@@ -24,8 +24,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 CACHE = Path(__file__).resolve().parent / ".cache"
 SETS = ("cranfield", "vaswani", "med")
 TITLE_MODES = ("joined", "text")
-"""How a BEIR document becomes one segment: `joined` = title + newline + text (what `mmrag eval beir`
-indexes), `text` = the text alone. Only Cranfield has titles (each also opens its text)."""
+"""How a BEIR document's words reach BM25: `joined` = title + newline + text (what `mmrag eval beir`
+indexes, so title words count twice in Cranfield, whose texts open with the title), `text` = the text
+alone. Only Cranfield has titles."""
 
 
 def data_dir() -> Path:
@@ -123,8 +124,10 @@ def load_collection(name: str) -> Collection:
     )
     tokenizer = BM25LexicalEncoder()
     modes = TITLE_MODES if has_titles(corpus) else ("joined",)
+    # Title handling is measured on the lexical side; the dense side embeds what `mmrag eval beir` indexes
+    # (title + text): only Cranfield has titles, and each also opens its text.
+    docs, _ = cached_embeddings(name, "joined")
     for mode in modes:
-        docs, _ = cached_embeddings(name, mode)
         col.doc_vectors[mode] = docs
         col.term_counts[mode], col.doc_lengths[mode] = _term_matrix(
             [tokenizer.tokenize(doc_text(d, mode)) for d in corpus], col.vocab

@@ -37,6 +37,10 @@ class OnnxTextEncoder:
         device: "auto" (CUDA provider when onnxruntime has one, else CPU), "cpu", "cuda" or "cuda:N".
         batch_size: Texts per run; texts are sorted by length first so batches pad little.
         source_model: A `text_model` setting to export into `path` on first load when `path` holds no export.
+        quantize: Run an int8 copy of the model (dynamic quantisation of the MatMul weights, written once
+            beside the export as model.int8.onnx). CPU only; see benchmarks/bench_encoders.py for its speed
+            and its cosine to torch.
+        threads: onnxruntime intra-op threads; 0 = onnxruntime's default (one per physical core).
     """
 
     space = "text"
@@ -48,6 +52,8 @@ class OnnxTextEncoder:
         device: str = "auto",
         batch_size: int = 32,
         source_model: str | None = None,
+        quantize: bool = False,
+        threads: int = 0,
     ) -> None:
         path = Path(path).expanduser()
         self.folder = path.parent if path.suffix == ".onnx" else path
@@ -56,6 +62,8 @@ class OnnxTextEncoder:
         self.device = device
         self.batch_size = batch_size
         self.source_model = source_model
+        self.quantize = quantize
+        self.threads = threads
         self._session: Any = None
         self._tokenizer: Tokenizer | None = None
         self._meta: dict[str, Any] = {}
@@ -112,8 +120,11 @@ class OnnxTextEncoder:
         tokenizer.enable_padding(pad_id=int(self._meta["pad_id"]), pad_token=str(self._meta["pad_token"]))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads > 0:
+            options.intra_op_num_threads = self.threads
+        model_file = self._quantized() if self.quantize else self.model_file
         try:
-            session = ort.InferenceSession(str(self.model_file), options, providers=self._pick_providers(ort))
+            session = ort.InferenceSession(str(model_file), options, providers=self._pick_providers(ort))
         except Exception as exc:
             raise ModelUnavailableError(
                 f"ONNX model {self.model_file} cannot be opened: {first_line(exc)}"
@@ -132,6 +143,26 @@ class OnnxTextEncoder:
 
         logger.info("exporting text model %s to ONNX in %s (once)", self.source_model, self.folder)
         export_text_encoder(self.source_model, self.folder)
+
+    def _quantized(self) -> Path:
+        """The int8 copy of the export, made once (dynamic quantisation: int8 weights, activations
+        quantised per batch at run time; the accuracy cost is measured in bench_encoders)."""
+        target = self.folder / "model.int8.onnx"
+        if target.is_file():
+            return target
+        try:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"int8 quantisation needs onnxruntime's quantization tools: {exc}"
+            ) from exc
+        partial = target.with_suffix(".partial.onnx")
+        logger.info("quantising %s to int8 (once)", self.model_file)
+        quantize_dynamic(
+            str(self.model_file), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
+        )
+        partial.replace(target)
+        return target
 
     def _read_meta(self) -> dict[str, Any]:
         meta_file = self.folder / META

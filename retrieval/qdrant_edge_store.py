@@ -218,6 +218,20 @@ class QdrantEdgeStore:
                 out[i] = [(str(p.id), float(p.score)) for p in points]
         return out
 
+    def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]:
+        """The stored `space` vectors of these segments (segment id -> (d,) float32); unknown ids skipped."""
+        shard = self._open()
+        if shard is None or not segment_ids:
+            return {}
+        with self._engine("reading vectors"):
+            records = shard.retrieve(list(segment_ids), with_payload=False, with_vector=[space])
+        out: dict[str, Vector] = {}
+        for record in records:
+            vector = record.vector.get(space) if isinstance(record.vector, dict) else None
+            if vector is not None:
+                out[str(record.id)] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        return out
+
     def search_rescored(
         self,
         first_space: str,

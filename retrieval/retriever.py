@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import numpy as np
+
 from core.errors import InvalidRequestError
 from core.protocols import ImageEncoder, LexicalEncoder, TextEncoder, VectorStore
 from core.types import Hit, SearchFilter, SparseVector, Vector
@@ -35,6 +37,8 @@ class ScoreSearchStore(Protocol):
         flt: SearchFilter | None = None,
         k: int = 10,
     ) -> list[list[tuple[str, float]]]: ...
+
+    def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class Retriever:
         length_weighting: scales the lexical weight down for long queries.
         rrf_k: the rank offset of reciprocal rank fusion.
         calibration: the relevance model (the packaged one when None).
+        feedback_docs: dense pseudo-relevance feedback (Rocchio): the text query moves towards the mean
+            vector of the first fused top `feedback_docs` hits, and the text space is searched again; 0 = off.
+        feedback_beta: the weight of that mean vector.
     """
 
     def __init__(
@@ -88,6 +95,8 @@ class Retriever:
         length_weighting: LengthWeighting | None = None,
         rrf_k: int = RRF_K,
         calibration: RelevanceCalibration | None = None,
+        feedback_docs: int = 0,
+        feedback_beta: float = 0.0,
     ) -> None:
         self.store = store
         self.text_encoder = text_encoder
@@ -100,6 +109,8 @@ class Retriever:
         self.length_weighting = length_weighting or LengthWeighting()
         self.rrf_k = rrf_k
         self.calibration = calibration
+        self.feedback_docs = feedback_docs
+        self.feedback_beta = feedback_beta
 
     def encode(self, query: str) -> EncodedQuery:
         """Encode a text query once for every space this retriever searches.
@@ -144,15 +155,49 @@ class Retriever:
             queries.append(("image", encoded.image))
         results = store.search_scores(queries, flt, n)
         lists = {space: result for (space, _), result in zip(queries, results, strict=True)}
-        fused = fuse_scores(lists, self.fusion, self._weights(encoded.terms), k, self.rrf_k)
+        weights = self._weights(encoded.terms)
+        feedback = self.feedback_docs > 0 and self.feedback_beta > 0
+        fused = fuse_scores(
+            lists, self.fusion, weights, max(k, self.feedback_docs) if feedback else k, self.rrf_k
+        )
+        if feedback and fused:
+            second = self._feedback(
+                store, encoded, [sid for sid, _, _ in fused[: self.feedback_docs]], n, flt
+            )
+            if second is not None:
+                fused = fuse_scores({**lists, "text": second}, self.fusion, weights, k, self.rrf_k)
+        fused = fused[:k]
         segments = {s.segment_id: s for s in self.store.get([sid for sid, _, _ in fused])}
+        # Raw scores of the query itself (first stage): what the relevance calibration was fitted on.
+        first = {space: dict(items) for space, items in lists.items()}
         hits = [
-            Hit(segment=segments[sid], score=score, space="fused", scores={**raw, "fused": score})
-            for sid, score, raw in fused
+            Hit(
+                segment=segments[sid],
+                score=score,
+                space="fused",
+                scores={
+                    **{space: first[space][sid] for space in first if sid in first[space]},
+                    "fused": score,
+                },
+            )
+            for sid, score, _ in fused
             if sid in segments
         ]
         floor = min((score for _, score in lists["text"]), default=0.0)
         return with_relevance(hits, floor, encoded.terms, self.calibration)
+
+    def _feedback(
+        self, store: ScoreSearchStore, encoded: EncodedQuery, top: list[str], n: int, flt: SearchFilter | None
+    ) -> list[tuple[str, float]] | None:
+        """The text list searched again with the Rocchio query q + beta * mean(top document vectors)."""
+        vectors = store.vectors("text", top)
+        if not vectors:
+            return None
+        moved = encoded.dense + self.feedback_beta * np.mean(list(vectors.values()), axis=0)
+        norm = float(np.linalg.norm(moved))
+        if norm == 0:
+            return None
+        return store.search_scores([("text", (moved / norm).astype(np.float32))], flt, n)[0]
 
     def ranked_lists(
         self, query: str | EncodedQuery, n: int, flt: SearchFilter | None = None

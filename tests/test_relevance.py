@@ -117,12 +117,37 @@ def test_payload_free_search_equals_the_plain_path(indexed) -> None:  # type: ig
     `ranked_lists` + `fuse`, with the same query encoding reused."""
     retriever = indexed.retriever
     encoded = retriever.encode("when does the ferry leave the harbour")
-    fast = retriever.search(encoded, k=3)
+    feedback, retriever.feedback_docs = retriever.feedback_docs, 0  # the plain path has no feedback
+    try:
+        fast = retriever.search(encoded, k=3)
+    finally:
+        retriever.feedback_docs = feedback
     plain = retriever.fuse(retriever.ranked_lists(encoded, retriever.candidates), 3, terms=encoded.terms)
     assert [h.segment.segment_id for h in fast] == [h.segment.segment_id for h in plain]
     assert [h.score for h in fast] == pytest.approx([h.score for h in plain])
     assert [h.relevance for h in fast] == pytest.approx([h.relevance for h in plain])
     assert fast[0].segment.uri == "ferry.txt" and fast[0].segment.text == NOTES["ferry"]
+
+
+@pytest.mark.integration
+def test_dense_feedback_moves_the_query_towards_the_top_documents(indexed) -> None:  # type: ignore[no-untyped-def]
+    """Rocchio feedback reads the stored text vectors of the first top hits and searches again; the
+    relevance still comes from the query's own cosine."""
+    from retrieval.retriever import Retriever
+
+    r = indexed.retriever
+    store = indexed.store
+    ids = [h.segment.segment_id for h in r.search("tide pools with crabs", k=2)]
+    stored = store.vectors("text", ids)
+    assert set(stored) == set(ids) and all(v.shape == (384,) for v in stored.values())
+    expected = r.text_encoder.encode_documents([NOTES["tides"]])[0]
+    assert float(stored[ids[0]] @ expected) > 0.999
+    kwargs = dict(store=store, text_encoder=r.text_encoder, image_encoder=None, lexical=r.lexical)
+    plain = Retriever(**kwargs, feedback_docs=0).search("tide pools with crabs", k=5)
+    moved = Retriever(**kwargs, feedback_docs=1, feedback_beta=1.0).search("tide pools with crabs", k=5)
+    assert moved[0].segment.uri == "tides.txt"
+    assert [h.relevance for h in moved][:1] == pytest.approx([h.relevance for h in plain][:1])
+    assert [h.score for h in moved] != pytest.approx([h.score for h in plain])  # the text list changed
 
 
 @pytest.mark.integration
