@@ -1,4 +1,7 @@
-"""Pick the torch device an encoder runs on from the `device` setting."""
+"""Pick the torch device a model runs on from the `device` setting: the one "auto" rule of every torch model.
+
+torch is imported when a device is resolved, never at import, so `core` stays light.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError
-from core.mllm_loading import load_image_text_model
+from core.mllm_loading import load_image_text_model, reset_rope_deltas
 from core.types import Segment
 from generation.prompted_generator import PromptedGenerator
 from generation.prompts import Prompt
@@ -97,9 +97,7 @@ class TransformersGenerator(PromptedGenerator):
         self.load()
         inputs = self._inputs(prompt)
         streamer = TextIteratorStreamer(self._processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        base = getattr(self._model, "model", self._model)
-        if hasattr(base, "rope_deltas"):
-            base.rope_deltas = None  # Qwen2-VL caches M-RoPE offsets between calls
+        reset_rope_deltas(self._model)  # Qwen2-VL caches M-RoPE offsets between calls
 
         def run() -> None:
             with torch.inference_mode():

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.devices import resolve_device
 from core.errors import ModelUnavailableError
+from core.mllm_loading import reset_rope_deltas
 from core.model_access import local_or_reachable
 from core.types import Vector
 from indexing.mllm_formats import DEFAULT_INSTRUCTIONS, ModelCard, card_for, instruction_text, render
@@ -210,9 +212,7 @@ class MllmEmbedder:
             # mllama's processor wants one list of images per sample; Qwen2-VL's a flat list in order.
             kwargs["images"] = [[img] for img, _ in batch] if self._card.family == "mllama" else images
         inputs = self._processor(**kwargs).to(self._device)
-        base = getattr(self._model, "model", self._model)
-        if hasattr(base, "rope_deltas"):
-            base.rope_deltas = None  # Qwen2-VL caches M-RoPE offsets across calls; never reuse them here
+        base = reset_rope_deltas(self._model)  # Qwen2-VL caches M-RoPE offsets across calls
         with torch.inference_mode():
             hidden = base(**inputs).last_hidden_state
             vectors = _pool(hidden, inputs["attention_mask"], self.pooling)
@@ -241,13 +241,7 @@ def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
 def _pick_device(name: str) -> Any:
     import torch
 
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.device(resolve_device(name))
 
 
 def _pick_dtype(device: Any) -> Any:

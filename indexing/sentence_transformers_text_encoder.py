@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.devices import resolve_device
 from core.errors import ModelUnavailableError
 from core.model_access import first_line, hub_unreachable_reason, looks_like_path
 from core.settings import PACKAGED
 from core.types import Vector
-from indexing.devices import resolve_device
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.devices import resolve_device
 from core.errors import ModelUnavailableError
 from core.types import Hit
 
@@ -54,11 +55,7 @@ class CrossEncoderReranker:
             return
         from sentence_transformers import CrossEncoder
 
-        device = self.device
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(self.device)
         kwargs: dict[str, Any] = {"device": device}
         if not Path(self.model).expanduser().is_dir():
             kwargs["local_files_only"] = True

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError, NotFoundError
-from core.mllm_loading import load_image_text_model
+from core.mllm_loading import load_image_text_model, reset_rope_deltas
 from core.types import Hit, Segment
 
 if TYPE_CHECKING:
@@ -105,9 +105,7 @@ class MllmReranker:
         if image is not None:
             kwargs["images"] = [image]
         inputs = self._processor(**kwargs).to(self._model.device)
-        base = getattr(self._model, "model", self._model)
-        if hasattr(base, "rope_deltas"):
-            base.rope_deltas = None  # Qwen2-VL caches M-RoPE offsets between calls; each prompt is new
+        reset_rope_deltas(self._model)  # Qwen2-VL caches M-RoPE offsets between calls; each prompt is new
         with torch.inference_mode():
             logits = self._model(**inputs).logits[0, -1].float()
         pair = torch.stack([logits[self._yes_no[0]], logits[self._yes_no[1]]])

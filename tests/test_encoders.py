@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.devices import resolve_device
 from core.errors import ConfigError, ModelUnavailableError
 from core.protocols import ImageEncoder, TextEncoder
 from core.settings import Settings
-from indexing.devices import resolve_device
 from indexing.encoders import build_image_encoder, build_text_encoder
 from indexing.open_clip_encoder import OpenClipEncoder
 from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder, packaged_minilm_path
