@@ -112,3 +112,29 @@ def test_mcp_index_tool_when_enabled(mmrag_home: Path, tmp_path: Path) -> None:
     assert "index" in got["tools"]
     assert _json(got["index"])["indexed"] == 1
     assert _json(got["search"])["hits"][0]["uri"] == str(notes.resolve())
+
+
+@pytest.mark.unit
+def test_http_transport_needs_an_api_key() -> None:
+    """The streamable-HTTP app is wrapped by the REST API's key check (a stand-in ASGI app behind it)."""
+    import httpx
+
+    from app.mcp_server import keyed_app
+    from core.settings import Settings
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"mcp"})
+
+    async def calls() -> list[int]:
+        app = keyed_app(inner, Settings(api_keys=["s3cret"]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return [
+                (await client.post("/mcp")).status_code,
+                (await client.post("/mcp", headers={"Authorization": "Bearer wrong"})).status_code,
+                (await client.post("/mcp", headers={"Authorization": "Bearer s3cret"})).status_code,
+                (await client.post("/mcp", headers={"X-API-Key": "s3cret"})).status_code,
+            ]
+
+    assert anyio.run(calls) == [401, 401, 200, 200]
