@@ -65,3 +65,26 @@ def test_report_renders_known_and_unknown_results(tmp_path: Path, monkeypatch: p
     assert "### other" in text and "| nested.p50_ms | 1.2346 |" in text
     assert "Reproduce: `python -m benchmarks.bench_other`." in text
     assert "## How good is search?" not in text, "no section without its results"
+
+
+def test_readme_block_is_replaced_between_its_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{report.README_BEGIN}\nold numbers\n{report.README_END}\n\n## next\n")
+    results = {
+        "install": {
+            "torch": "2.14.1",
+            "make_demo_from_scratch_s": 300.0,
+            "venv_mb": 6100.0,
+            "venv_with_test_mb": 7000.0,
+        },
+        "cold_start": {"cold": {"sources": {"median_s": 3.1}}, "with_server": {"sources": {"median_s": 0.9}}},
+    }
+    assert report.update_readme(results, readme)
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("# x\n") and text.endswith("\n\n## next\n")
+    assert "takes 300.0 s and leaves a\n6.1 GB virtualenv; `make test` adds 0.9 GB" in text
+    assert "| `mmrag sources` | 3.1 | 0.9 |" in text
+    assert report.update_readme(results, readme) and readme.read_text() == text, "idempotent"
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert not report.update_readme(results, plain) and plain.read_text() == "no markers\n"
