@@ -1,0 +1,1 @@
+"""Unit tier: fast, no model weights; fakes are named as such."""

@@ -1,0 +1,63 @@
+"""Deterministic stand-ins for the unit tier: FAKE components, named as such, for what needs model weights.
+
+`HashingTextEncoder` replaces a sentence-transformers model: words hashed into a fixed number of buckets
+(a bag of words), L2-normalised. Texts that share words are near, others far; nothing is learned. It is
+registered as the `text_encoder` backend `fake-hash` by the `fake_backends` fixture, the same way a plugin
+registers one.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from core.registry import Registry
+from core.types import Vector
+
+FAKE_TEXT_BACKEND = "fake-hash"
+
+
+class HashingTextEncoder:
+    """FAKE text encoder: hashed bag of words, L2-normalised float32 (n, dim). Deterministic."""
+
+    space = "text"
+
+    def __init__(self, dim: int = 64) -> None:
+        self._dim = dim
+        self.loads = 0
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def load(self) -> None:
+        self.loads += 1
+
+    def encode_queries(self, texts: Sequence[str]) -> Vector:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> Vector:
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> Vector:
+        out = np.zeros((len(texts), self._dim), np.float32)
+        out[:, 0] = 0.01  # no zero vector for a text without words: cosine needs a direction
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, 1 + zlib.crc32(word.encode()) % (self._dim - 1)] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class FakeTextConfig(BaseModel):
+    """The fake encoder's one option, filled from the `batch_size` setting only to show the mechanism."""
+
+    batch_size: int = 32
+
+
+def register_fakes(registry: Registry) -> None:
+    """Register the fake backends like a plugin would."""
+    registry.add("text_encoder", FAKE_TEXT_BACKEND, FakeTextConfig, lambda _c, _d: HashingTextEncoder())

@@ -1,0 +1,76 @@
+"""Routers from the registry; the LLM router asks for the `Completer` protocol, not for an attribute."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.protocols import Completer
+from core.registry import Given, default_registry
+from core.settings import Settings
+from core.types import Answer, Hit, Route
+from retrieval.llm_router import LlmRouter
+from retrieval.route_selection import RETRIEVAL_ROUTES
+from retrieval.routers import AllRoutesRouter
+from tests.unit.fakes import HashingTextEncoder
+
+pytestmark = pytest.mark.unit
+
+
+class FakeCompletingGenerator:
+    """FAKE generator that completes every prompt with a fixed text."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
+        return Answer(self.reply)
+
+    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
+        yield self.reply
+
+    def complete(self, text: str, max_tokens: int = 32) -> str:
+        self.prompts.append(text)
+        return self.reply
+
+
+class FakeWordsOnlyGenerator:
+    """FAKE generator without `complete`: it cannot serve the LLM router."""
+
+    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
+        return Answer("")
+
+    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
+        yield ""
+
+
+def test_the_llm_router_uses_a_completer() -> None:
+    generator = FakeCompletingGenerator("video")
+    assert isinstance(generator, Completer)
+    decision = LlmRouter(generator).route("how do I tie a bowline?")
+    assert decision.selected == (Route.VIDEO,) and "bowline" in generator.prompts[0]
+
+
+def test_without_completion_every_route_is_searched() -> None:
+    generator = FakeWordsOnlyGenerator()
+    assert not isinstance(generator, Completer)
+    decision = LlmRouter(generator).route("x")
+    assert decision.selected == RETRIEVAL_ROUTES and "cannot complete" in decision.router
+
+
+def test_routers_come_from_the_registry(tmp_path: Path) -> None:
+    registry = default_registry()
+    given = Given(text_encoder=HashingTextEncoder(), generator=FakeCompletingGenerator("image"))
+    settings = Settings(home=tmp_path)
+    assert isinstance(registry.build("router", "all", settings, given), AllRoutesRouter)
+    llm = registry.build("router", "llm", settings, given)
+    assert llm.route("a photo of a cat").selected == (Route.IMAGE,)
+    trained = registry.build("router", "trained", settings, given)
+    assert type(trained).__name__ == "TrainedRouter"
+    missing = Settings(home=tmp_path, router_path=tmp_path / "nope.npz")
+    with pytest.raises(ConfigError, match="no such weights file"):
+        registry.build("router", "trained", missing, given)
