@@ -7,40 +7,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.devices import resolve_device
-from core.errors import ModelUnavailableError
-from core.model_access import first_line, local_or_reachable
+from core.lazy_model import LazyModel
 
 
-def load_image_text_model(model_name: str, device: str, role: str, setting: str) -> tuple[Any, Any, str]:
-    """Load `model_name` (a local folder or hub id) in eval mode, bf16 on CUDA.
+def load_image_text(source: str, device: str) -> tuple[Any, Any]:
+    """Load an AutoModelForImageTextToText and its processor from `source`, eval mode, bf16 on CUDA.
 
     Args:
-        model_name: Folder or hub id of an AutoModelForImageTextToText model.
-        device: "auto", "cpu", "cuda", "cuda:N" or "mps" (`core.devices.resolve_device`).
-        role: Who loads it, for the error message ("generator", "mllm reranker").
-        setting: The MMRAG_* variable naming the model, for the error message.
+        source: A local folder or a cached hub id (see `core.model_access.local_or_reachable`).
+        device: A resolved torch device ("cpu", "cuda", "cuda:N", "mps").
 
     Returns:
-        (processor, model, device used).
-
-    Raises:
-        ModelUnavailableError: the model cannot be loaded; one line saying which and why.
+        (processor, model).
     """
-    name = local_or_reachable(model_name, role, setting)  # fails fast offline instead of retrying
-    device = resolve_device(device)
-    try:
-        import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        processor = AutoProcessor.from_pretrained(name)
-        model: Any = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
-        return processor, model.to(device).eval(), device
-    except Exception as exc:  # any loader failure: which model and why, in one line
-        raise ModelUnavailableError(
-            f"{role} {model_name!r} could not be loaded: {type(exc).__name__}: {first_line(exc)}"
-        ) from exc
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    processor = AutoProcessor.from_pretrained(source)
+    model: Any = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype)
+    return processor, model.to(device).eval()
+
+
+def lazy_image_text_model(name: str, device: str, role: str, setting: str) -> LazyModel[tuple[Any, Any]]:
+    """A `LazyModel` of an image-text-to-text MLLM: `get()` returns (processor, model).
+
+    Args:
+        name: Folder or hub id of the model.
+        device: "auto", "cpu", "cuda", "cuda:N" or "mps" (`core.devices.resolve_device`).
+        role: Who loads it, for the error message ("generator model", "mllm reranker").
+        setting: The MMRAG_* variable naming the model, for the error message.
+    """
+    return LazyModel(name, device, role=role, setting=setting, loader=load_image_text)
 
 
 def reset_rope_deltas(model: Any) -> Any:

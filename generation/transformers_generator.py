@@ -12,8 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ModelUnavailableError
-from core.mllm_loading import load_image_text_model, reset_rope_deltas
+from core.mllm_loading import lazy_image_text_model, reset_rope_deltas
 from core.types import Segment
 from generation.prompted_generator import PromptedGenerator
 from generation.prompts import Prompt
@@ -52,19 +51,11 @@ class TransformersGenerator(PromptedGenerator):
         self.max_image_side = max_image_side
         self._model: Any = None
         self._processor: Any = None
-        self._lock = threading.Lock()
+        self._mllm = lazy_image_text_model(model, device, "generator model", "MMRAG_GENERATOR_MODEL")
 
     def load(self) -> None:
         """Load once. Raises ModelUnavailableError with the reason when it cannot."""
-        with self._lock:
-            if self._model is not None:
-                return
-            if not self.model_name:
-                raise ModelUnavailableError("the transformers generator needs MMRAG_GENERATOR_MODEL")
-            self._processor, self._model, device = load_image_text_model(
-                self.model_name, self.device_name, "generator model", "MMRAG_GENERATOR_MODEL"
-            )
-            log.info("generator %s loaded on %s", self.model_name, device)
+        self._processor, self._model = self._mllm.get()  # once, under the loader's lock
 
     def _inputs(self, prompt: Prompt) -> Any:
         content: list[dict[str, str]] = []

@@ -12,8 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.devices import resolve_device
-from core.errors import ModelUnavailableError
+from core.lazy_model import LazyModel
 from core.types import Hit
 
 if TYPE_CHECKING:
@@ -44,6 +43,15 @@ class CrossEncoderReranker:
         self.batch_size = batch_size
         self.max_chars = max_chars
         self._model: CrossEncoder | None = None
+        self._lazy = LazyModel(
+            self.model,
+            device,
+            role="cross-encoder",
+            setting="MMRAG_RERANKER_MODEL",
+            loader=_load_cross_encoder,
+            source=lambda name: str(Path(name).expanduser()),
+            hint="set MMRAG_RERANKER_MODEL to a local folder",
+        )
 
     def load(self) -> None:
         """Load the weights once.
@@ -51,22 +59,7 @@ class CrossEncoderReranker:
         Raises:
             ModelUnavailableError: the model is neither a local folder nor in the local cache.
         """
-        if self._model is not None:
-            return
-        from sentence_transformers import CrossEncoder
-
-        device = resolve_device(self.device)
-        kwargs: dict[str, Any] = {"device": device}
-        if not Path(self.model).expanduser().is_dir():
-            kwargs["local_files_only"] = True
-        try:
-            self._model = CrossEncoder(str(Path(self.model).expanduser()), **kwargs)
-        except Exception as exc:  # any loader failure: report which model and why
-            raise ModelUnavailableError(
-                f"cross-encoder {self.model!r} could not be loaded ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); set MMRAG_RERANKER_MODEL to a local folder"
-            ) from exc
-        log.info("cross-encoder %s loaded on %s", self.model, device)
+        self._model = self._lazy.get()
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Hits best first with `scores["rerank"]` in [0, 1]."""
@@ -81,3 +74,13 @@ class CrossEncoderReranker:
             score = float(value)
             out.append(replace(hit, score=score, space="rerank", scores={**hit.scores, "rerank": score}))
         return sorted(out, key=lambda h: h.score, reverse=True)
+
+
+def _load_cross_encoder(source: str, device: str) -> CrossEncoder:
+    """A hub id loads from the local cache only: the offline machine fails at once instead of retrying."""
+    from sentence_transformers import CrossEncoder
+
+    kwargs: dict[str, Any] = {"device": device}
+    if not Path(source).is_dir():
+        kwargs["local_files_only"] = True
+    return CrossEncoder(source, **kwargs)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError, NotFoundError
-from core.mllm_loading import load_image_text_model, reset_rope_deltas
+from core.mllm_loading import lazy_image_text_model, reset_rope_deltas
 from core.types import Hit, Segment
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class MllmReranker:
         self._model: Any = None
         self._processor: Any = None
         self._yes_no: tuple[int, int] = (0, 0)
+        self._mllm = lazy_image_text_model(model, device, "mllm reranker", "MMRAG_RERANKER_MODEL")
 
     def load(self) -> None:
         """Load model and processor once.
@@ -69,14 +70,10 @@ class MllmReranker:
         """
         if self._model is not None:
             return
-        if not self.model_name:
-            raise ModelUnavailableError("the mllm reranker needs MMRAG_RERANKER_MODEL (a folder or hub id)")
-        self._processor, self._model, device = load_image_text_model(
-            self.model_name, self.device_name, "mllm reranker", "MMRAG_RERANKER_MODEL"
-        )
-        tok = self._processor.tokenizer
+        processor, model = self._mllm.get()
+        tok = processor.tokenizer
         self._yes_no = (_first_token(tok, "yes"), _first_token(tok, "no"))
-        log.info("mllm reranker %s loaded on %s", self.model_name, device)
+        self._processor, self._model = processor, model
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Hits best first with `scores["rerank"]` = P(yes | evidence, question)."""
