@@ -429,3 +429,6 @@ app.command("reembed")(cli_mm.reembed)
 from app import mcp_server  # noqa: E402
 
 app.command("mcp")(mcp_server.mcp)
+from app import watch as folder_watch  # noqa: E402
+
+app.command("watch")(folder_watch.watch)
