@@ -77,6 +77,53 @@ class RemoteOps:
         return list(self.backend.index(list(roots), None, prune=True).get("pruned", []))
 
 
+class ServerOps(LocalOps):
+    """Inside `mmrag serve` (MMRAG_WATCH): the server's own container, one indexing run at a time with upload
+    jobs and the CLI's local indexing (the job runner's write lock); the search index is rebuilt after each
+    batch, as after each upload job."""
+
+    def __init__(self, container: Container, write_lock: contextlib.AbstractContextManager[Any]) -> None:
+        super().__init__(container)
+        self.write_lock = write_lock
+
+    def index(self, paths: Sequence[Path]) -> dict[str, Any]:
+        with self.write_lock:
+            return super().index(paths)
+
+    def prune(self, roots: Sequence[Path]) -> list[str]:
+        with self.write_lock:
+            return super().prune(roots)
+
+
+def start_in_server(
+    roots: Sequence[Path], container: Container, write_lock: contextlib.AbstractContextManager[Any]
+) -> FolderWatcher | None:
+    """Start watching `roots` inside the API server (the `watch` setting); None when none exist.
+
+    The catch-up pass runs in a background thread so the server answers at once.
+    """
+    existing = [Path(r).expanduser() for r in roots if Path(r).expanduser().exists()]
+    for missing in set(map(str, roots)) - {str(r) for r in roots if Path(r).expanduser().exists()}:
+        log.warning("MMRAG_WATCH: %s does not exist; not watched", missing)
+    if not existing:
+        return None
+    ops = ServerOps(container, write_lock)
+
+    @contextlib.contextmanager
+    def session() -> Iterator[HomeOps]:
+        try:
+            yield ops
+        finally:
+            container.store.optimize()
+
+    def logged(summary: dict[str, Any]) -> None:
+        log.info("watch %s", summary)
+
+    watcher = FolderWatcher(existing, session, logged)
+    threading.Thread(target=lambda: logged(watcher.start()), name="mmrag-watch-start", daemon=True).start()
+    return watcher
+
+
 @contextlib.contextmanager
 def home_session(container: Callable[[], Container], settings: Settings) -> Iterator[HomeOps]:
     """One batch's access to the home: the owning server's API, or the store under the home's lock."""

@@ -161,9 +161,13 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200
     max_upload_files: int = 50
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    watch: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders `mmrag serve` keeps indexed (like `mmrag watch`): a JSON list or comma-separated.",
+    )
     api_url: str = "http://127.0.0.1:8000"
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "watch", mode="before")
     @classmethod
     def _list_from_env(cls, v: Any) -> Any:
         """Accept `["a", "b"]` (JSON) or `a,b` from the environment."""

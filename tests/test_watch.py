@@ -206,3 +206,36 @@ def test_watch_follows_every_change_and_catches_up(folder: Path, cli: Callable[.
         assert _search(cli, "bakery rye bread")[0] == "late.txt"
     finally:
         watcher.stop()
+
+
+def test_serve_watches_the_folders_of_its_setting(folder: Path, mmrag_home: Path) -> None:
+    """`mmrag serve` with MMRAG_WATCH: the folder is caught up, listed in GET /v1/sources, and followed."""
+    from tests.fixtures.api_server import ApiServer
+
+    env = {"MMRAG_WATCH": json.dumps([str(folder)]), "MMRAG_OCR": "false"}
+    env["MMRAG_CLIP_MODEL"] = os.environ["MMRAG_CLIP_MODEL"]
+    server = ApiServer(mmrag_home, env=env)
+    try:
+        with server.client() as http:
+
+            def listed() -> dict[str, Any]:
+                body = http.get("/v1/sources").json()
+                return {"watched": body["watched"], "names": {Path(s["uri"]).name for s in body["sources"]}}
+
+            start = time.monotonic()
+            while "notes.txt" not in listed()["names"]:  # the catch-up runs after the server is ready
+                assert time.monotonic() - start < STEP_S * 2
+                time.sleep(0.5)
+            assert listed()["watched"] == [str(folder)]
+
+            (folder / "ferry.txt").write_text(
+                "The Quell ferry leaves the north pier at 7:15.\n", encoding="utf-8"
+            )
+            start = time.monotonic()
+            while "ferry.txt" not in listed()["names"]:
+                assert time.monotonic() - start < STEP_S
+                time.sleep(0.3)
+            hits = http.post("/v1/search", json={"query": "ferry north pier", "k": 1}).json()["hits"]
+            assert Path(hits[0]["uri"]).name == "ferry.txt"
+    finally:
+        server.stop()

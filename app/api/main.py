@@ -76,12 +76,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(_load, container)
         app.state.ready = True
         app.state.runner.start()
+        if settings.watch:  # MMRAG_WATCH: keep these folders indexed (app/watch.py)
+            from app.watch import start_in_server
+
+            app.state.watcher = start_in_server(settings.watch, container, app.state.runner.write_lock)
     except Exception as exc:  # serve /healthz and a 503 /readyz that says why, instead of a crash loop
         log.exception("loading failed")
         app.state.load_error = f"{type(exc).__name__}: {exc}"
     try:
         yield
     finally:
+        if getattr(app.state, "watcher", None) is not None:
+            app.state.watcher.stop()
         app.state.runner.stop()
         app.state.ready = False
         container.close()

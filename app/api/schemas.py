@@ -274,6 +274,10 @@ class SourceList(BaseModel):
     """Every source in the collection."""
 
     sources: list[SourceOut]
+    watched: list[str] = Field(
+        default_factory=list,
+        description="Folders the server keeps indexed (the `watch` setting, MMRAG_WATCH).",
+    )
 
 
 class Deleted(BaseModel):

@@ -76,8 +76,15 @@ def list_sources(request: Request, container: ContainerDep) -> SourceList:
         sources=[
             SourceOut(**r.to_dict(), file_url=file_url(request, r.source_id))
             for r in container.manifest.sources()
-        ]
+        ],
+        watched=watched_roots(request),
     )
+
+
+def watched_roots(request: Request) -> list[str]:
+    """The folders this server keeps indexed (MMRAG_WATCH; see app/watch.py)."""
+    watcher = getattr(request.app.state, "watcher", None)
+    return [str(r) for r in watcher.roots] if watcher is not None else []
 
 
 @router.delete(
