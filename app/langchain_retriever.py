@@ -21,11 +21,12 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from core.errors import NotFoundError
+from core.protocols import MediaResolver
 from core.types import Granularity, Hit, SearchFilter
 
 
-def hit_to_document(hit: Hit, media: Any = None) -> Document:
-    """A LangChain `Document` for one hit; `media` (a MediaStore) resolves `media_path` when given."""
+def hit_to_document(hit: Hit, media: MediaResolver | None = None) -> Document:
+    """A LangChain `Document` for one hit; `media` (the media store) resolves `media_path` when given."""
     seg = hit.segment
     metadata: dict[str, Any] = {
         "segment_id": seg.segment_id,
