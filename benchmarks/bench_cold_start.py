@@ -1,10 +1,11 @@
 """Wall time of each CLI command from a cold start, and of the same command while `mmrag serve` owns the home.
 
 A new process per command, as a user types it: `sources`, `search`, `doctor`, `delete` (and `index` of one
-small file), each with `--json`, on a temporary MMRAG_HOME that already holds samples/files. Each command
-runs `--repeat` times (default 3) and the median is kept. Then `mmrag serve` starts on the same home and the
-same commands run again: the CLI finds the server's `server.json` and goes through the API, so they pay no
-model load. Both columns are in the JSON and in benchmarks/RESULTS.md.
+small file), each with `--json`, and `--help` as the floor (starting Python and importing the CLI), on a
+temporary MMRAG_HOME that already holds samples/files. Each command runs `--repeat` times (default 3) and the
+median is kept. Then `mmrag serve` starts on the same home and the same commands run again: the CLI finds
+the server's `server.json` and goes through the API, so they pay no model load. Both columns are in the JSON
+and in benchmarks/RESULTS.md.
 
 Offline, with the packaged MiniLM and no CLIP weights (MMRAG_CLIP_MODEL empty, as on a machine without
 them), OCR off. Usage: python -m benchmarks.bench_cold_start [--repeat N] [--no-server]
@@ -72,20 +73,28 @@ def commands(work: Path) -> dict[str, list[str]]:
 
 
 def measure(work: Path, env: dict[str, str], repeat: int) -> dict[str, dict[str, Any]]:
-    """Median wall seconds (and every run) per command; index+delete alternate so both always have work."""
+    """Median wall seconds (and every run) per command; index+delete alternate so both always have work.
+
+    Each entry also has the mean 1-minute load average over its runs: on a shared machine it says how much of
+    the time was waiting for a CPU.
+    """
     runs: dict[str, list[float]] = {}
     codes: dict[str, set[int]] = {}
+    loads: dict[str, list[float]] = {}
+    named = {"--help (start-up floor)": ["--help"], **commands(work)}
     for i in range(repeat):
         (work / "fresh.md").write_text(f"# Note {i}\n\nA fresh note about tide pools, written for run {i}.\n")
-        for name, args in commands(work).items():
+        for name, args in named.items():
             seconds, code, _ = timed(args, env)
             runs.setdefault(name, []).append(round(seconds, 2))
             codes.setdefault(name, set()).add(code)
+            loads.setdefault(name, []).append(os.getloadavg()[0])
     return {
         name: {
             "median_s": round(statistics.median(values), 2),
             "runs_s": values,
             "exit_codes": sorted(codes[name]),
+            "load_average_1m": round(statistics.mean(loads[name]), 2),
         }
         for name, values in runs.items()
     }

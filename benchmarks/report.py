@@ -153,7 +153,12 @@ def speed(r: Results) -> list[str]:
     if cold:
         server = cold.get("with_server", {})
         rows = [
-            [f"`mmrag {name}`", c["median_s"], server.get(name, {}).get("median_s", "not measured")]
+            [
+                f"`mmrag {name}`",
+                c["median_s"],
+                server.get(name, {}).get("median_s", "not measured"),
+                c.get("load_average_1m", ""),
+            ]
             for name, c in cold["cold"].items()
         ]
         lines += [
@@ -161,7 +166,7 @@ def speed(r: Results) -> list[str]:
             "opens the store and loads the models it needs), and while `mmrag serve` owns the home (the",
             "command goes through the server, which has everything loaded).",
             "",
-            *_table(["command", "cold start s", "with a running server s"], rows),
+            *_table(["command", "cold start s", "with a running server s", "load average (2 cores)"], rows),
             "",
             f"Machine load average when measured: {cold.get('load_average_before')} (2 cores). "
             + _cmd("cold_start"),
@@ -528,7 +533,9 @@ def readme_block(results: Results) -> list[str]:
         lines += [
             "",
             "Wall time of each command (median seconds, `python -m benchmarks.bench_cold_start`): on its own,",
-            "and while `mmrag serve` owns the home and the command goes through it:",
+            "and while `mmrag serve` owns the home and the command goes through it. Measured on 2 CPU cores",
+            f"shared with other work (load average {(cold.get('load_average_before') or ['?'])[0]} at the start):"
+            " upper bounds.",
             "",
             *_table(["command", "on its own", "with `mmrag serve` running"], rows),
         ]
