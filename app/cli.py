@@ -22,7 +22,19 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from app.backend import Backend, open_backend, resolve_filter_sources, resolve_source
-from app.cli_output import JsonOpt, emit_json, err, fail, format_time, locate, note, out, print_hits, waiting
+from app.cli_output import (
+    JsonOpt,
+    emit_json,
+    err,
+    fail,
+    format_time,
+    locate,
+    note,
+    out,
+    print_hits,
+    readable_help,
+    waiting,
+)
 from core.errors import InvalidRequestError, MmragError
 from core.types import Granularity, Hit, Modality, SearchFilter
 
@@ -31,6 +43,7 @@ if TYPE_CHECKING:
 
 # Model-loading progress bars would interleave with our own output; rich shows progress instead.
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+readable_help()
 
 __all__ = ["JsonOpt", "app", "emit_json", "err", "fail", "format_time", "main", "out", "where"]
 
@@ -128,7 +141,7 @@ def print_index_report(report: dict[str, Any]) -> None:
 @app.command()
 def index(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files and folders (recursive) to index.", metavar="PATH...")
+        list[Path], typer.Argument(help="Files and folders (recursive) to index.", metavar="PATH")
     ],
     engine: Annotated[
         str,
@@ -423,6 +436,9 @@ app.command("route")(cli_rag.route)
 app.add_typer(cli_rag.router_app, name="router")
 eval_app.command("router")(cli_rag.eval_router)
 eval_app.command("images")(cli_rag.eval_images)
+from app import eval_qa  # noqa: E402
+
+eval_app.command("qa")(eval_qa.eval_qa_command)
 from app import cli_mm  # noqa: E402
 
 app.command("reembed")(cli_mm.reembed)

@@ -78,3 +78,30 @@ def waiting(holder: Holder | None) -> None:
     """Say once that this command waits for another process that holds the home's store."""
     who = holder.describe() if holder is not None else "another process to finish"
     err.print(f"waiting for {escape(who)} …")
+
+
+def readable_help() -> None:
+    """Help without a type column where it says nothing: no `<bool>` after flags, no `<list[Path]>` after
+    an argument that names its metavar (`PATH`), no type after an option with a metavar (`--k N`).
+
+    Typer (0.29) prints that column for every parameter and offers no setting for it, so this narrows its
+    `display_type_rich` once for the `mmrag` process.
+    """
+    from typer.core import TyperArgument, TyperOption
+
+    if getattr(TyperOption, "_mmrag_readable", False):
+        return
+    option_type = TyperOption.display_type_rich
+    argument_type = TyperArgument.display_type_rich
+
+    def option_display(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count or self.metavar == "":
+            return ""
+        return option_type(self, ctx)
+
+    def argument_display(self: TyperArgument, ctx: Any) -> str | None:
+        return "" if self.metavar else argument_type(self, ctx)
+
+    TyperOption.display_type_rich = option_display  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign]
+    TyperOption._mmrag_readable = True  # type: ignore[attr-defined]

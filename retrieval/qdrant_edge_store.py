@@ -12,6 +12,7 @@ CLI indexing run leaves an indexed store behind; a long-running process should c
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -311,7 +312,20 @@ class QdrantEdgeStore:
     # -- internals -------------------------------------------------------------------------------------
 
     def _exists(self) -> bool:
-        return self.path.is_dir() and any(self.path.iterdir())
+        """Whether a shard was created here. A create cut short by a crash is cleared, so it can start over.
+
+        A complete shard has `edge_config.json`; a SIGKILL inside `EdgeShard.create` leaves the folders without
+        it and without segments, which the engine then refuses to load ("edge config is not provided").
+        """
+        if not self.path.is_dir() or not any(self.path.iterdir()):
+            return False
+        segments = self.path / "segments"
+        created = (self.path / "edge_config.json").exists() or (segments.is_dir() and any(segments.iterdir()))
+        if not created:
+            logger.warning("clearing an embedded store whose creation was interrupted: %s", self.path)
+            shutil.rmtree(self.path)
+            return False
+        return True
 
     def _open(self) -> Any:
         """The shard, loading it on first use; None if the store was never created (reads see nothing)."""

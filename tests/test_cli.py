@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -107,3 +109,71 @@ def test_every_command_has_help() -> None:
     for command in commands:
         sub = subprocess.run([*exe, command, "--help"], capture_output=True, text=True, cwd=REPO, env=env)
         assert sub.returncode == 0 and "Usage" in sub.stdout, (command, sub.stderr)
+
+
+def test_piped_index_output_has_one_line_per_failed_file(mmrag_home: Path, tmp_path: Path) -> None:
+    """Piped (not a terminal, 80 columns): nothing wraps, and paths with Rich markup print as written."""
+    # "[" / "b]..." puts the markup `[/b]` in every path, which Rich would swallow or choke on
+    folder = tmp_path / "x[" / ("b]-a-folder-name-long-enough-that-every-path-in-it-passes-eighty-columns-" * 2)
+    folder.mkdir(parents=True)
+    shutil.copy(SAMPLES / "field-notes.md", folder)
+    broken = [folder / f"broken-[red]photo-{i}.jpg" for i in range(3)]
+    for path in broken:
+        path.write_bytes((SAMPLES / "coffee.jpg").read_bytes()[:300])
+    env = {**os.environ, "COLUMNS": "80", "MMRAG_OCR": "false", "HF_HUB_OFFLINE": "1"}
+    env.pop("FORCE_COLOR", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("mmrag")), "index", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stderr
+    failed = [line for line in done.stderr.splitlines() if line.startswith("failed ")]
+    assert len(failed) == 3, done.stderr
+    assert sorted(line.split(": ", 1)[0].removeprefix("failed ") for line in failed) == sorted(
+        map(str, broken)
+    )
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines() == ["indexed 1, unchanged 0, skipped 0, failed 3, 5 segments"]
+
+
+def test_search_human_output_shows_granularity(
+    mmrag_home: Path, make_container: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import cli
+
+    monkeypatch.setattr(cli, "container_from_env", lambda: make_container(ocr=False))
+    folder = mmrag_home.parent / "notes [" / "b]"
+    folder.mkdir(parents=True)
+    shutil.copy(SAMPLES / "field-notes.md", folder / "notes-[red].md")
+    assert run("index", str(folder), "--json")[0] == 0
+    result = CliRunner().invoke(app, ["search", "lighthouse lens", "--k", "5"])
+    assert result.exit_code == 0, result.output
+    ranked = [line for line in result.stdout.splitlines() if re.match(r"\s*\d+\. ", line)]
+    assert ranked and all(str(folder / "notes-[red].md") in line for line in ranked)
+    shown = {g for line in ranked for g in ("[paragraph]", "[document]") if g in line}
+    assert shown == {"[paragraph]", "[document]"}, result.stdout
+
+
+def test_source_filter_takes_a_short_id_and_says_when_it_is_ambiguous(
+    mmrag_home: Path, make_container: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import cli
+
+    monkeypatch.setattr(cli, "container_from_env", lambda: make_container(ocr=False))
+    assert run("index", str(SAMPLES / "field-notes.md"), "--json")[0] == 0
+    notes = run("sources", "--json")[1]["sources"][0]
+    code, found = run("search", "lighthouse", "--source", notes["source_id"][:8], "--json")
+    assert code == 0 and found["hits"] and {h["source_id"] for h in found["hits"]} == {notes["source_id"]}
+    short = CliRunner().invoke(app, ["search", "lighthouse", "--source", notes["source_id"][:4]])
+    assert short.exit_code == 2 and "too short" in short.stderr
+    missing = CliRunner().invoke(app, ["search", "lighthouse", "--source", "0" * 12])
+    assert missing.exit_code == 1 and "no such source" in missing.stderr
+
+
+def test_help_has_readable_metavars() -> None:
+    result = CliRunner().invoke(app, ["index", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert "PATH" in result.stdout and "<bool>" not in result.stdout and "list[Path]" not in result.stdout
