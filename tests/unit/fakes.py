@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from pydantic import BaseModel
 
 from core.registry import Registry
-from core.types import Vector
+from core.types import Answer, Hit, Vector
 
 FAKE_TEXT_BACKEND = "fake-hash"
 
@@ -61,3 +61,31 @@ class FakeTextConfig(BaseModel):
 def register_fakes(registry: Registry) -> None:
     """Register the fake backends like a plugin would."""
     registry.add("text_encoder", FAKE_TEXT_BACKEND, FakeTextConfig, lambda _c, _d: HashingTextEncoder())
+
+
+class FakeCompletingGenerator:
+    """FAKE generator that completes every prompt with a fixed text."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
+        return Answer(self.reply)
+
+    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
+        yield self.reply
+
+    def complete(self, text: str, max_tokens: int = 32) -> str:
+        self.prompts.append(text)
+        return self.reply
+
+
+class FakeWordsOnlyGenerator:
+    """FAKE generator without `complete`: it cannot serve the LLM router."""
+
+    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
+        return Answer("")
+
+    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
+        yield ""

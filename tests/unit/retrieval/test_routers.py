@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,41 +10,13 @@ from core.errors import ConfigError
 from core.protocols import Completer
 from core.registry import Given, default_registry
 from core.settings import Settings
-from core.types import Answer, Hit, Route
+from core.types import Route
 from retrieval.llm_router import LlmRouter
 from retrieval.route_selection import RETRIEVAL_ROUTES
 from retrieval.routers import AllRoutesRouter
-from tests.unit.fakes import HashingTextEncoder
+from tests.unit.fakes import FakeCompletingGenerator, FakeWordsOnlyGenerator, HashingTextEncoder
 
 pytestmark = pytest.mark.unit
-
-
-class FakeCompletingGenerator:
-    """FAKE generator that completes every prompt with a fixed text."""
-
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
-        self.prompts: list[str] = []
-
-    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
-        return Answer(self.reply)
-
-    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
-        yield self.reply
-
-    def complete(self, text: str, max_tokens: int = 32) -> str:
-        self.prompts.append(text)
-        return self.reply
-
-
-class FakeWordsOnlyGenerator:
-    """FAKE generator without `complete`: it cannot serve the LLM router."""
-
-    def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
-        return Answer("")
-
-    def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
-        yield ""
 
 
 def test_the_llm_router_uses_a_completer() -> None:
