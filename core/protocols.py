@@ -225,6 +225,13 @@ class Router(Protocol):
     def route(self, query: str) -> RouteDecision: ...
 
 
+@runtime_checkable
+class BatchRouter(Router, Protocol):
+    """A router that routes many queries in one call (one encoder batch); evaluation uses it."""
+
+    def route_many(self, queries: Sequence[str]) -> list[RouteDecision]: ...
+
+
 class Reranker(Protocol):
     """Rescores hits for a query; returns them best first with a `rerank` score."""
 
@@ -232,7 +239,13 @@ class Reranker(Protocol):
 
 
 class Generator(Protocol):
-    """Answers a question from numbered evidence, citing it as [n]."""
+    """Answers a question from numbered evidence, citing it as [n].
+
+    `needs_evidence`: True when it can only answer from evidence (the extractive generator), so the pipeline
+    searches even when the router says "no retrieval".
+    """
+
+    needs_evidence: bool
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer: ...
 

@@ -28,6 +28,7 @@ class PromptedGenerator:
 
     name = "prompted"
     sees_images = False
+    needs_evidence = False  # a language model can answer "no retrieval" questions itself
 
     def __init__(
         self, max_tokens: int = 256, picture: Callable[[Segment], Image | None] | None = None

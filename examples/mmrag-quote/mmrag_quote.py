@@ -18,6 +18,8 @@ class QuoteConfig(BaseSettings):
 class QuoteGenerator:
     """Implements the `Generator` protocol of core/protocols.py."""
 
+    needs_evidence = True  # it only quotes: always search for it
+
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
 

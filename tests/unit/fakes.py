@@ -66,6 +66,8 @@ def register_fakes(registry: Registry) -> None:
 class FakeCompletingGenerator:
     """FAKE generator that completes every prompt with a fixed text."""
 
+    needs_evidence = False
+
     def __init__(self, reply: str) -> None:
         self.reply = reply
         self.prompts: list[str] = []
@@ -83,6 +85,8 @@ class FakeCompletingGenerator:
 
 class FakeWordsOnlyGenerator:
     """FAKE generator without `complete`: it cannot serve the LLM router."""
+
+    needs_evidence = False
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
         return Answer("")

@@ -52,6 +52,9 @@ class GeneratorContract:
         pieces = list(generator.stream(QUESTION, [fact_hit("bridge")]))
         assert pieces and all(isinstance(p, str) for p in pieces) and "".join(pieces).strip()
 
+    def test_declares_whether_it_needs_evidence(self, generator: Generator) -> None:
+        assert isinstance(generator.needs_evidence, bool)
+
     def test_without_evidence_it_says_so_or_answers_uncited(self, generator: Generator) -> None:
         answer = generator.generate(QUESTION, [])
         assert answer.citations == ()
