@@ -249,8 +249,8 @@ PROBES_LEFT = {
     # capability probes on our own components that issue 11 has not removed yet (files owned elsewhere)
     ("app/rag.py", "finish"),  # -> isinstance(generator, StreamingGenerator)
     ("app/rag.py", "text_encoder"),  # the container now always passes the text encoder to the generator
-    ("app/rag.py", "needs_evidence"),  # -> a declared member of the Generator protocol
-    ("app/cli_rag.py", "route_many"),  # -> a BatchRouter protocol
+    ("app/rag.py", "needs_evidence"),  # -> generator.needs_evidence (declared on Generator now)
+    ("app/cli_rag.py", "route_many"),  # -> isinstance(router, BatchRouter)
     ("indexing/mm_space.py", "mm_encoder"),  # mm_encoder_of(container): goes with one query model
     ("indexing/mm_space.py", "unavailable"),
     ("retrieval/composed_query.py", "candidates"),  # search_composed(container): goes with one query model
