@@ -160,6 +160,7 @@ class Settings(BaseSettings):
     auth_all: bool = False
     max_upload_mb: int = 200
     max_upload_files: int = 50
+    max_body_kb: int = Field(16384, gt=0, description="Request body limit of every endpoint but uploads, KB.")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     watch: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

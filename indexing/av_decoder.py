@@ -254,5 +254,13 @@ def check_duration(path: str | Path, uri: str, max_s: float) -> None:
     if duration > max_s:
         raise ExtractionError(
             uri,
-            f"recording lasts {duration / 3600:.1f} h, over the limit of {max_s / 3600:.1f} h (max_media_s)",
+            f"recording lasts {_span(duration)}, over the limit of {_span(max_s)} (max_media_s)",
         )
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing the parsers in a fresh process on a busy machine
 _SETTINGS_ENV = "MMRAG_EXTRACT_WORKER_SETTINGS"
+_LOG_ENV = "MMRAG_EXTRACT_WORKER_LOG_LEVEL"
 _REPO = Path(__file__).resolve().parents[1]
 
 
@@ -131,6 +132,7 @@ class IsolatedExtraction:
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_REPO), os.environ.get("PYTHONPATH", "")])}
         env[_SETTINGS_ENV] = self.settings.model_dump_json()
+        env[_LOG_ENV] = str(logging.getLogger("indexing").getEffectiveLevel())
         process = subprocess.Popen(
             [sys.executable, "-m", "indexing.extraction_worker", str(theirs.fileno()), str(self.memory_mb)],
             pass_fds=[theirs.fileno()],
@@ -252,6 +254,8 @@ def build_extraction(settings: Settings, extractors: Sequence[Extractor]) -> Ext
 def main(argv: Sequence[str]) -> None:
     """`python -m indexing.extraction_worker FD MEMORY_MB`, settings as JSON in $MMRAG_EXTRACT_WORKER_SETTINGS."""
     settings = json.loads(os.environ.pop(_SETTINGS_ENV, "{}"))
+    level = int(os.environ.pop(_LOG_ENV, str(logging.WARNING)))
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     serve(Connection(int(argv[0])), settings, int(argv[1]))
 
 

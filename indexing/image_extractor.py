@@ -89,8 +89,11 @@ class ImageExtractor:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                 image = PILImage.open(path)
-        except PILImage.DecompressionBombError as e:
-            raise ExtractionError(uri, f"image too large to decode safely: {e}") from None
+        except PILImage.DecompressionBombError:
+            raise ExtractionError(
+                uri,
+                "image too large to decode safely (a decompression bomb?); not decoded (max_image_pixels)",
+            ) from None
         except UnidentifiedImageError:
             raise ExtractionError(uri, "not a readable image (corrupt or unsupported format)") from None
         except OSError as e:

@@ -102,7 +102,8 @@ def open_pdf(path: str, uri: str, max_pages: int = MAX_PDF_PAGES) -> Any:
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as e:  # FileDataError, RuntimeError: MuPDF could not make sense of the bytes
-        raise ExtractionError(uri, f"corrupt PDF, cannot be parsed ({e})") from None
+        reason = str(e).replace(f"'{path}'", "").replace(path, "the file")  # no server paths in messages
+        raise ExtractionError(uri, f"corrupt PDF, cannot be parsed ({' '.join(reason.split())})") from None
     if doc.needs_pass:
         doc.close()
         raise ExtractionError(uri, "encrypted PDF: a password is required to open it")

@@ -336,7 +336,7 @@ class Indexer:
     def record_failure(self, source: Source | None, uri: str, error: str, report: IndexReport) -> None:
         """Report a file that could not be indexed and note it in the manifest (by path)."""
         error = readable(error)
-        log.warning("%s: %s", uri, error)
+        log.info("%s: failed: %s", uri, error)  # the report carries it: the CLI and API show it once
         report.failed.append(Failure(uri, error))
         self.manifest.fail(source, uri, error)
         if source is not None and self.manifest.get(source.source_id) is None:

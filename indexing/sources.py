@@ -7,6 +7,7 @@ decide between plain text, Markdown and the like (HTML is also recognised by its
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import mimetypes
@@ -74,6 +75,8 @@ def _check_regular_file(uri: str) -> int:
     except PermissionError:
         raise ExtractionError(uri, "permission denied: the file cannot be reached") from None
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ExtractionError(uri, "symbolic link loop (the link leads back to itself)") from None
         raise ExtractionError(uri, f"cannot stat the file: {e.strerror or e}") from None
     if not stat.S_ISREG(st.st_mode):
         raise ExtractionError(uri, f"not a regular file ({_file_kind(st.st_mode)})")

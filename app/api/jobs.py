@@ -262,6 +262,8 @@ class JobRunner:
             return
         if report.failed:
             self.store.set_file(job_id, f.idx, "failed", error=report.failed[0].error)
+        elif report.skipped:  # never indexable (an unsupported type): nothing of the upload is searchable
+            self.store.set_file(job_id, f.idx, "failed", error=f"skipped: {report.skipped[0].error}")
         elif report.unchanged:
             self.store.set_file(job_id, f.idx, "unchanged")
         else:

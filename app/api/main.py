@@ -16,6 +16,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.api.body_limit import RequestBodyLimit
 from app.api.deps import key_error, key_from_headers
 from app.api.errors import BodyLimitMiddleware, install_error_handlers
 from app.api.jobs import JobRunner, JobStore
@@ -157,6 +158,8 @@ def create_app(settings: Settings | None = None, local_token: str | None = None)
         paths=("/v1/sources",),
         auth=lambda headers: key_error(settings, key_from_headers(headers), local_token),
     )
+    # Every other endpoint takes small JSON: refuse big bodies before reading them (issue 13).
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=("/v1/sources",))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
