@@ -70,6 +70,7 @@ def main() -> None:
     copy_committed(clone)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MMRAG_", "VIRTUAL_ENV", "PYTHONPATH"))}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MMRAG_HOME": str(work / "home")})
+    load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         install_s = timed_make("install", clone, env)
         venv = clone / ".venv"
@@ -89,6 +90,8 @@ def main() -> None:
         if args.with_test:
             result["make_install_test_extra_s"] = timed_make("install-test", clone, env)
             result["venv_with_test_mb"] = tree_mb(venv)
+        # Other work on the machine stretches every step: record how busy it was.
+        result["load_average"] = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
         write_result("install", result)
     finally:
         if args.keep:

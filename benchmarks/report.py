@@ -419,13 +419,16 @@ def install(r: Results) -> list[str]:
             ]
         )
     biggest = ", ".join(f"{k} {v:.0f}" for k, v in list(inst.get("largest_packages_mb", {}).items())[:6])
+    note = [f"Note: {inst['note']}", ""] if inst.get("note") else []
     return [
         f"From a fresh copy of the repository, torch {inst.get('torch')}:",
         "",
         *_table(["step", "seconds", "venv MB"], rows),
         "",
-        f"Largest packages (MB): {biggest}.",
+        f"Largest packages (MB): {biggest}. On x86_64, PyPI's only torchvision that works here is built",
+        "against the CUDA torch, so its nvidia-* libraries and triton come along even without a GPU.",
         "",
+        *note,
         _cmd("install"),
     ]
 
@@ -514,14 +517,21 @@ def readme_block(results: Results) -> list[str]:
     lines = [README_BEGIN]
     inst, cold = results.get("install"), results.get("cold_start")
     if inst:
+        venv_gb = inst.get("venv_mb", 0) / 1000
+        big = inst.get("largest_packages_mb", {})
+        torch_gb = sum(big.get(name, 0) for name in ("nvidia", "torch", "triton")) / 1000
+        load = inst.get("load_average", {}).get("after", [None])[0]
         lines += [
-            f"Measured by `python -m benchmarks.bench_install` on a 2-core machine (torch {inst.get('torch')}):",
-            f"`make demo` from scratch takes {inst.get('make_demo_from_scratch_s')} s and leaves a",
-            f"{inst.get('venv_mb', 0) / 1000:.1f} GB virtualenv"
+            f"`make demo` from scratch took {inst.get('make_demo_from_scratch_s')} s and leaves a {venv_gb:.1f} GB",
+            f"virtualenv, {torch_gb:.1f} GB of it torch (torch {inst.get('torch')}, see Install below)"
             + (
-                f"; `make test` adds {inst['venv_with_test_mb'] / 1000 - inst.get('venv_mb', 0) / 1000:.1f} GB of extras."
+                f"; `make test` adds {inst['venv_with_test_mb'] / 1000 - venv_gb:.1f} GB of test and lint extras."
                 if "venv_with_test_mb" in inst
                 else "."
+            ),
+            "Measured by `python -m benchmarks.bench_install` on 2 CPU cores"
+            + (
+                f" shared with other work (load average {load}): the time is an upper bound." if load else "."
             ),
         ]
     if cold:
