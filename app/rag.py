@@ -1,9 +1,13 @@
-"""The RAG pipeline: route → search the routed corpora → rerank → adaptive selection → generate, cited.
+"""The RAG pipeline: route → search every corpus → rerank with the route as a prior → select → generate.
 
 Routes map to segment granularities (UniversalRAG's corpora): paragraph → paragraph, document → document,
-image → image, clip → clip + frame, video → video, no → no retrieval. When the routed corpora hold nothing
-for the query (say, the router picks `image` over a text-only index) every corpus is searched instead, and
-the reranker decides; the route shows that as `router: "... (fallback: all corpora)"`.
+image → image, clip → clip + frame, video → video, no → no retrieval. The route is a prior, not a gate: a
+person asking about their own files does not know whether the answer was said, shown or written, so every
+granularity the index holds is searched (the best `candidates` plus a `share` of each granularity reach the
+reranker), candidates are compared on the reranker's one scale, and the route probability only breaks ties
+(`rerank.route_prior`) and picks the citation's granularity (a clip moment rather than the whole video).
+`no` skips retrieval when the generator can answer without evidence. The answer's `route` reports per route
+what was searched, found and used (`searched`), and citations are numbered 1.. in the order used.
 """
 
 from __future__ import annotations
@@ -17,9 +21,18 @@ from typing import Any
 from core.protocols import Generator, Reranker, Router
 from core.settings import Settings
 from core.types import Answer, Granularity, Hit, Route, RouteDecision, SearchFilter
-from generation.conflicts import Conflict, conflict_note, detect_conflicts, with_conflicts
+from generation.citations import renumber
+from generation.conflicts import (
+    Conflict,
+    conflict_note,
+    detect_conflicts,
+    follow_renumbering,
+    with_conflicts,
+)
+from rerank.route_prior import DEFAULT_PRIOR_WEIGHT, apply_route_prior, collapse_duplicates
 from rerank.selection import select_evidence
 from retrieval.retriever import Retriever
+from retrieval.route_selection import granularity_prior, searched_summary, share_candidates
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +63,10 @@ class RagPipeline:
         reranker: Rescores candidates.
         generator: Writes the answer from numbered evidence.
         settings: Uses `rerank_threshold`, `rerank_min_k`, `rerank_max_k`.
-        candidates: How many fused hits go to the reranker.
+        candidates: How many fused hits go to the reranker (plus `share` of each other granularity).
+        pool: How many fused hits the search returns, across every granularity.
+        share: Hits of each granularity that reach the reranker even outside the top `candidates`.
+        prior_weight: Weight of the route probability added to the rerank score (a tie-break).
     """
 
     def __init__(
@@ -62,6 +78,9 @@ class RagPipeline:
         generator: Generator,
         settings: Settings,
         candidates: int = 20,
+        pool: int = 100,
+        share: int = 3,
+        prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     ) -> None:
         self.retriever = retriever
         self.router = router
@@ -69,6 +88,9 @@ class RagPipeline:
         self.generator = generator
         self.settings = settings
         self.candidates = candidates
+        self.pool = pool
+        self.share = share
+        self.prior_weight = prior_weight
         if getattr(generator, "text_encoder", False) is None:
             # The extractive generator matches meaning with the text encoder when it has one; the factory
             # builds it from settings alone, so lend it the retriever's (already loaded) encoder.
@@ -85,6 +107,8 @@ class RagPipeline:
         answer = with_conflicts(answer, conflicts, evidence)
         timings["generate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
+        answer = renumber(answer)  # citations [1], [2], ... in the order the text uses them
+        answer = follow_renumbering(answer)  # the conflicts' [n] too
         return replace(answer, route=decision, timings={k: round(v, 4) for k, v in timings.items()})
 
     def _prompt_question(self, question: str, conflicts: list[Conflict]) -> str:
@@ -100,27 +124,20 @@ class RagPipeline:
         t = time.perf_counter()
         decision = self.router.route(question)
         timings["route"] = time.perf_counter() - t
-        routes = decision.selected
-        if set(routes) <= {Route.NONE} and getattr(self.generator, "needs_evidence", False):
-            # "no retrieval" only works with a model that knows things; the extractive one must search.
-            routes = tuple(r for r in Route if r is not Route.NONE)
-            decision = replace(
-                decision, router=f"{decision.router} (no-retrieval needs a model: searched all)"
-            )
-        granularities = granularities_for(routes)
-        if not granularities:
-            return decision, []
+        if set(decision.selected) <= {Route.NONE} and not getattr(self.generator, "needs_evidence", False):
+            # Nothing to look up, and a model that knows things answers: no retrieval.
+            return searched_summary(decision, (), (), ()), []
         t = time.perf_counter()
-        hits = self.retriever.search(
-            question, k=self.candidates, flt=SearchFilter(granularities=granularities)
-        )
-        if not hits:
-            hits = self.retriever.search(question, k=self.candidates)
-            if hits:
-                decision = replace(decision, router=f"{decision.router} (fallback: all corpora)")
+        hits = self.retriever.search(question, k=self.pool)
+        hits += self._missing_granularities(question, hits)
+        held = tuple(g for g in Granularity if any(h.segment.granularity is g for h in hits))
+        candidates = share_candidates(hits, self.candidates, self.share)
         timings["retrieve"] = time.perf_counter() - t
         t = time.perf_counter()
-        reranked = self.reranker.rerank(question, hits)
+        reranked = self.reranker.rerank(question, candidates)
+        reranked = collapse_duplicates(
+            apply_route_prior(reranked, granularity_prior(decision.probabilities), self.prior_weight)
+        )
         timings["rerank"] = time.perf_counter() - t
         selected = select_evidence(
             reranked,
@@ -128,7 +145,19 @@ class RagPipeline:
             min_k=self.settings.rerank_min_k,
             max_k=self.settings.rerank_max_k,
         )
-        return decision, selected
+        return searched_summary(decision, held, candidates, selected), selected
+
+    def _missing_granularities(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The best `share` hits of each granularity the index holds but the pool lacks (large indexes)."""
+        found = {h.segment.granularity for h in hits}
+        if len(hits) < self.pool:
+            return []  # the search returned everything that matched: nothing is missing
+        out: list[Hit] = []
+        for g in Granularity:
+            flt = SearchFilter(granularities=(g,))
+            if g not in found and self.retriever.store.count(flt) > 0:
+                out += self.retriever.search(question, k=self.share, flt=flt)
+        return out
 
     def stream(self, question: str) -> Iterator[dict[str, Any]]:
         """Events for server-sent events: `route`, `evidence`, `token`..., then `done` with the answer.
@@ -156,7 +185,11 @@ class RagPipeline:
         answer = with_conflicts(answer, conflicts, evidence)
         timings["generate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
-        answer = replace(answer, route=decision, timings={k: round(v, 4) for k, v in timings.items()})
+        answer = replace(
+            follow_renumbering(renumber(answer)),
+            route=decision,
+            timings={k: round(v, 4) for k, v in timings.items()},
+        )
         yield {"event": "done", "data": answer_to_dict(answer)}
 
 

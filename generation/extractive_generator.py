@@ -16,13 +16,14 @@ import math
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from core.protocols import TextEncoder
 from core.types import Answer, Citation, Hit
+from generation.answer_types import AnswerType, answer_spans, expected_type, missing_entities
 from generation.moments import CITATION_ORDER, Unit, at_moment, units
 from generation.prompts import IDK
 
@@ -178,12 +179,21 @@ class _Sentence:
 class ExtractiveGenerator:
     """Composes an answer from the best evidence sentences, citing them as [n].
 
+    Answerability (no model): a sentence that lacks the kind of expression the question asks for (a date
+    for "when", a number for "how many", `generation.answer_types`) scores `type_penalty` times less, and
+    one whose evidence never mentions a name or number of the question `entity_penalty` times less per
+    missing entity. When the question type allows, the answer leads with the short answer (the date, number,
+    name) and then gives the supporting sentence, cited.
+
     Args:
         text_encoder: Optional; adds meaning similarity to term coverage.
         min_score: Best sentence score needed to answer instead of abstaining.
         relative: Further sentences are added when they score at least this fraction of the best.
         max_sentences: Most sentences in an answer.
         max_embedded: Most candidate sentences embedded per answer (those with the best word coverage).
+        type_penalty: Score factor for a sentence without an expression of the expected answer type.
+        entity_penalty: Score factor per question entity missing from the sentence's evidence item.
+        lead: Put the short answer first when the question type gives one.
     """
 
     name = "extractive"
@@ -196,31 +206,71 @@ class ExtractiveGenerator:
         relative: float = 0.9,
         max_sentences: int = 2,
         max_embedded: int = 24,
+        type_penalty: float = 0.7,
+        entity_penalty: float = 0.8,
+        lead: bool = True,
     ) -> None:
         self.text_encoder = text_encoder
         self.min_score = min_score
         self.relative = relative
         self.max_sentences = max_sentences
         self.max_embedded = max_embedded
+        self.type_penalty = type_penalty
+        self.entity_penalty = entity_penalty
+        self.lead = lead
         self._stemmer: Any = None
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
         """The best matching sentences with their citations, or an abstention."""
         start = time.perf_counter()
+        answer, confidence = self.answer(query, evidence)
+        if confidence < self.min_score:
+            answer = Answer(text=f"{IDK}.", abstained=True)
+        return replace(answer, timings={"generate": round(time.perf_counter() - start, 4)})
+
+    def answer(self, query: str, evidence: Sequence[Hit]) -> tuple[Answer, float]:
+        """The best answer whatever its score, with its confidence (the best sentence's score, in [0, 1]).
+
+        `generate` abstains below `min_score`; benchmarks sweep that threshold over the confidences.
+        """
         sentences = self._sentences(evidence)
-        chosen = self._choose(query, sentences)
-        timings = {"generate": 0.0}
+        kind = expected_type(query)
+        scores = self._answerability(query, kind, sentences, evidence, self.scores(query, sentences))
+        chosen = self._choose(sentences, scores)
         if not chosen:
-            timings["generate"] = round(time.perf_counter() - start, 4)
-            return Answer(text=f"{IDK}.", abstained=True, timings=timings)
+            return Answer(text=f"{IDK}.", abstained=True), 0.0
+        confidence = float(scores.max())
         first = {s.n: s for s in reversed(chosen)}  # each evidence item is cited at its first sentence used
         numbers = list(dict.fromkeys(s.n for s in chosen))
         text = " ".join(f"{_clean(s.text)} [{s.n}]." for s in chosen)
+        short = answer_spans(chosen[0].text, kind, query) if self.lead else []
+        if short:
+            text = f"{short[0]} — {text}"
         citations = tuple(
             Citation(n=n, segment=at_moment(evidence[n - 1].segment, first[n].unit)) for n in numbers
         )
-        timings["generate"] = round(time.perf_counter() - start, 4)
-        return Answer(text=text, citations=citations, timings=timings)
+        return Answer(text=text, citations=citations), confidence
+
+    def _answerability(
+        self,
+        query: str,
+        kind: AnswerType,
+        sentences: Sequence[_Sentence],
+        evidence: Sequence[Hit],
+        scores: np.ndarray,
+    ) -> np.ndarray:
+        """Scores lowered for sentences of the wrong answer type or about other entities."""
+        if not len(scores):
+            return scores
+        factors = np.ones(len(sentences))
+        missing_by_item = {
+            n: len(missing_entities(query, evidence[n - 1].segment.text)) for n in {s.n for s in sentences}
+        }
+        for i, sentence in enumerate(sentences):
+            if kind is not AnswerType.ANY and not answer_spans(sentence.text, kind, query):
+                factors[i] *= self.type_penalty
+            factors[i] *= self.entity_penalty ** missing_by_item[sentence.n]
+        return scores * factors
 
     def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
         """The answer word by word (nothing is generated, so it arrives at once)."""
@@ -249,13 +299,23 @@ class ExtractiveGenerator:
         if not q_terms:
             return np.zeros(len(sentences))
         n = len(sentences)
-        weight = {t: math.log(1 + (n + 1) / (1 + sum(t in s.terms for s in sentences))) for t in q_terms}
+        found = [self._found(q_terms, s) for s in sentences]
+        weight = {t: math.log(1 + (n + 1) / (1 + sum(t in f for f in found))) for t in q_terms}
         total = sum(weight.values())
-        return np.asarray([sum(weight[t] for t in q_terms & s.terms) / total for s in sentences])
+        return np.asarray([sum(weight[t] for t in f) / total for f in found])
 
-    def _choose(self, query: str, sentences: Sequence[_Sentence]) -> list[_Sentence]:
-        scores = self.scores(query, sentences)
-        if not len(scores) or scores.max() < self.min_score:
+    @staticmethod
+    def _found(q_terms: frozenset[str], sentence: _Sentence) -> frozenset[str]:
+        """The question terms a sentence contains; text read from a picture also counts a term inside a
+        longer word, because OCR drops the spaces between words ("WIFICODE" holds "wifi" and "code")."""
+        found = q_terms & sentence.terms
+        if sentence.unit is None or sentence.unit.kind != "screen":
+            return found
+        glued = [w for w in _TOKEN.findall(sentence.text.lower()) if len(w) > 4]
+        return found | {q for q in q_terms - found if len(q) >= 3 and any(q in t for t in glued)}
+
+    def _choose(self, sentences: Sequence[_Sentence], scores: np.ndarray) -> list[_Sentence]:
+        if not len(scores):
             return []
         order = np.argsort(-scores, kind="stable")
         best = float(scores[order[0]])
