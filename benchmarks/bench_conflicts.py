@@ -25,7 +25,8 @@ from typing import Any
 
 from benchmarks.common import DATA, write_result
 from core.types import Granularity, Hit, Locator, Modality, Segment, segment_id
-from generation.conflicts import ConflictDetector, extract_values, question_kind
+from generation.conflict_values import extract_values, question_kind
+from generation.conflicts import ConflictDetector
 
 KINDS = ("time", "date", "number", "name")
 

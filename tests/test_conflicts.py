@@ -14,15 +14,8 @@ from typer.testing import CliRunner
 
 from app.rag import answer_to_dict
 from core.types import Granularity, Hit, Locator, Modality, Segment, segment_id
-from generation.conflicts import (
-    ConflictDetector,
-    clock_times,
-    conflict_note,
-    dates,
-    detect_conflicts,
-    numbers,
-    question_kind,
-)
+from generation.conflict_values import clock_times, dates, numbers, question_kind
+from generation.conflicts import ConflictDetector, conflict_note, detect_conflicts, follow_renumbering
 
 OLD_NOTICE = (
     "Opening hours notice. The Linden Street public library is open from 9:00 to 17:00, Monday to Friday. "
@@ -121,6 +114,29 @@ def test_newer_source_by_exif_time_and_the_prompt_note() -> None:
 
 
 @pytest.mark.unit
+def test_conflicts_follow_renumbered_citations() -> None:
+    """Citations renumbered in order of use (generation.citations.renumber) renumber the conflicts too."""
+    from dataclasses import replace
+
+    from generation.conflicts import with_conflicts
+    from generation.extractive_generator import ExtractiveGenerator
+
+    evidence = [
+        _hit(OTHER, "d", "pool.txt"),
+        _hit(OLD_NOTICE, "a", "old.txt"),
+        _hit(NEW_NOTICE, "b", "new.txt"),
+    ]
+    conflicts = detect_conflicts(QUESTION, evidence)
+    answer = with_conflicts(ExtractiveGenerator().generate(QUESTION, evidence), conflicts, evidence)
+    assert [c["n"] for c in answer.conflicts[0]["claims"]] == [2, 3]
+    new_n = {2: 1, 3: 2, 1: 3}  # what a renumbering in order of use would do
+    moved = replace(answer, citations=tuple(replace(c, n=new_n[c.n]) for c in answer.citations))
+    [conflict] = follow_renumbering(moved).conflicts
+    assert [c["n"] for c in conflict["claims"]] == [1, 2]
+    assert conflict["message"].startswith("The sources disagree: [1] says 9:00–17:00, [2] says 10:00–18:00.")
+
+
+@pytest.mark.unit
 def test_prompted_generator_gets_the_conflict_in_its_prompt() -> None:
     """The OpenAI-compatible generator against a local stand-in server: the sent prompt names both sides."""
     from app.rag import RagPipeline
@@ -214,7 +230,7 @@ def test_cli_ask_json_has_conflicts(
     result = CliRunner().invoke(app, ["ask", QUESTION, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert len(data["conflicts"]) == 1 and data["answer"].startswith("The sources disagree")
+    assert len(data["conflicts"]) == 1 and data["text"].startswith("The sources disagree")
     plain = CliRunner().invoke(
         app, ["ask", "Where can returns be left at the Linden Street library?", "--json"]
     )
