@@ -439,9 +439,6 @@ eval_app.command("images")(cli_rag.eval_images)
 from app import eval_qa  # noqa: E402
 
 eval_app.command("qa")(eval_qa.eval_qa_command)
-from app import eval_qa  # noqa: E402
-
-eval_app.command("qa")(eval_qa.eval_qa_command)
 from app import cli_mm  # noqa: E402
 
 app.command("reembed")(cli_mm.reembed)
