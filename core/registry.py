@@ -149,6 +149,15 @@ class Registry:
         """Build every backend of a role (extractors), highest priority first."""
         return [b.factory(configure(b, settings), components) for b in self.backends(role)]
 
+    def describe(self) -> dict[str, list[dict[str, str]]]:
+        """What is registered, JSON-ready: role -> [{"name", "origin", "config"}] (for `doctor`, `plugins`)."""
+        return {
+            role: [
+                {"name": b.name, "origin": b.origin, "config": b.config.__name__} for b in self.backends(role)
+            ]
+            for role in ROLES
+        }
+
     def load(self, register: Callable[[Registry], None], origin: str) -> None:
         """Run one plugin's `register` function, recording `origin` on what it adds."""
         self._origin = origin

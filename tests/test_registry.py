@@ -138,6 +138,17 @@ class TestRegistry:
         with pytest.raises(ValidationError, match="reranker"):
             Settings(reranker="bogus")
 
+    def test_describe_lists_backends_and_where_they_come_from(self) -> None:
+        registry = Registry()
+        registry.load(lambda r: r.add("extractor", "epub", SizeConfig, _echo), origin="mmrag-epub")
+        registry.add("extractor", "text", SizeConfig, _echo, priority=-100)
+        described = registry.describe()
+        assert set(described) == set(ROLES)
+        assert described["extractor"] == [
+            {"name": "epub", "origin": "mmrag-epub", "config": "SizeConfig"},
+            {"name": "text", "origin": "mmrag", "config": "SizeConfig"},
+        ]
+
     def test_given_components_say_what_is_missing(self) -> None:
         given = Given()
         assert given.image_encoder is None and given.ocr is None
