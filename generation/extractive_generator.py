@@ -12,6 +12,7 @@ Below `min_score` it answers "I don't know." (abstains) rather than quoting some
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -218,7 +219,6 @@ class ExtractiveGenerator:
         self.type_penalty = type_penalty
         self.entity_penalty = entity_penalty
         self.lead = lead
-        self._stemmer: Any = None
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
         """The best matching sentences with their citations, or an abstention."""
@@ -356,12 +356,21 @@ class ExtractiveGenerator:
         return out
 
     def _terms(self, text: str) -> frozenset[str]:
-        if self._stemmer is None:
-            import snowballstemmer
+        return _terms(text)
 
-            self._stemmer = snowballstemmer.stemmer("english")
-        words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
-        return frozenset(self._stemmer.stemWords(words))
+
+@functools.lru_cache(maxsize=8192)
+def _terms(text: str) -> frozenset[str]:
+    """Stemmed content words (cached: the same evidence comes back question after question)."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+    return frozenset(_stemmer().stemWords(words))
+
+
+@functools.cache
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 def _finer(a: Hit, b: Hit) -> bool:
