@@ -91,3 +91,21 @@ def test_missing_export_is_made_from_the_source_model(tmp_path: Path) -> None:
     enc = OnnxTextEncoder(tmp_path / "auto", source_model="/nonexistent/minilm")
     with pytest.raises(ModelUnavailableError, match="no such file or folder"):
         enc.load()
+
+
+def test_int8_quantised_model_stays_close_to_torch(onnx_settings: Settings, text_encoder: Any) -> None:
+    """Dynamic int8 quantisation (per-channel, 7-bit; written once as model.int8.onnx beside the export):
+    mean cosine to the torch vectors >= 0.99 and no vector below 0.98. Not the default: the worst vectors
+    (very short or unusual texts) fall just under 0.99 (benchmarks/results/encoders.json)."""
+    folder = text_onnx_dir(onnx_settings)
+    int8 = OnnxTextEncoder(folder, device="cpu", quantize=True, threads=1)
+    int8.load()
+    assert (folder / "model.int8.onnx").is_file()
+    # The MatMul weights shrink 4x; the word embeddings (a Gather) stay float32.
+    assert (folder / "model.int8.onnx").stat().st_size < 0.7 * (folder / "model.onnx").stat().st_size
+    for got, want in (
+        (int8.encode_documents(TEXTS), text_encoder.encode_documents(TEXTS)),
+        (int8.encode_queries(TEXTS[:3]), text_encoder.encode_queries(TEXTS[:3])),
+    ):
+        cosine = (got * want).sum(axis=1)
+        assert cosine.mean() >= 0.99 and cosine.min() >= 0.98, cosine
