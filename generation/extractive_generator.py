@@ -240,10 +240,15 @@ class ExtractiveGenerator:
         if not chosen:
             return Answer(text=f"{IDK}.", abstained=True), 0.0
         confidence = float(scores.max())
+        spans = [answer_spans(s.text, kind, query) for s in chosen]
+        if any(spans) and not spans[0]:  # the sentence that holds the asked-for expression goes first
+            k = next(i for i, found in enumerate(spans) if found)
+            chosen.insert(0, chosen.pop(k))
+            spans.insert(0, spans.pop(k))
         first = {s.n: s for s in reversed(chosen)}  # each evidence item is cited at its first sentence used
         numbers = list(dict.fromkeys(s.n for s in chosen))
         text = " ".join(f"{_clean(s.text)} [{s.n}]." for s in chosen)
-        short = answer_spans(chosen[0].text, kind, query) if self.lead else []
+        short = spans[0] if self.lead else []
         if short:
             text = f"{short[0]} — {text}"
         citations = tuple(
