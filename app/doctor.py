@@ -10,6 +10,7 @@ one JSON-able report:
 - `home`: the data folder, whether it exists, its size and the size of its parts;
 - `ok`: False when a required component (the text encoder, the store) cannot load; `mmrag doctor` then exits 1;
 - `problems`: one line per component that is not `ok` and not `off`;
+- `backends`: every registered backend by role (built-in and plugins), what the settings can select;
 - `settings`, `spaces`, `store`, `packages`: the earlier report, kept for scripts that read it.
 """
 
@@ -211,6 +212,7 @@ def diagnose(container: Container) -> dict[str, Any]:
         report["spaces"] = _spaces(container, components)
         report["store"] = _store_counts(container, components["store"])
         report["packages"] = {p: _version(p) for p in _PACKAGES}
+        report["backends"] = _backends(container)
         report["problems"] = [
             f"{name}: {c['status']}: {c['reason']}"
             for name, c in components.items()
@@ -238,6 +240,17 @@ def _spaces(container: Container, components: dict[str, dict[str, Any]]) -> dict
             spaces[space] = f"{'off' if c['status'] == 'off' else 'UNAVAILABLE'}: {c['reason']}"
     spaces["lexical"] = "ok (BM25 term weights, Qdrant IDF)"
     return spaces
+
+
+def _backends(container: Container) -> dict[str, list[str]]:
+    """Every registered backend by role (plugins named with their distribution): what the settings can pick."""
+    describe = getattr(getattr(container, "registry", None), "describe", None)
+    if describe is None:
+        return {}
+    return {
+        role: [b["name"] if b["origin"] == "mmrag" else f"{b['name']} ({b['origin']})" for b in backends]
+        for role, backends in describe().items()
+    }
 
 
 def _store_counts(container: Container, entry: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,12 @@ def test_every_component_is_reported_with_its_device(make_container: Any, tiny_c
     assert home["size_mb"] > 0 and "store" in home["parts_mb"]
     assert report["store"] == {"points": 0, "sources": 0}
     assert report["spaces"]["image"].startswith("ok (") and report["spaces"]["mm"].startswith("off")
+    backends = report["backends"]  # every registered backend by role: what the settings can select
+    assert (
+        "extractive" in backends["generator"]
+        and "trained" in backends["router"]
+        and "torch" in backends["text_encoder"]
+    )
     lines = render(report)
     assert lines[-1] == "ok" and any(line.startswith("*text") and " cpu " in line for line in lines)
 
