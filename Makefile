@@ -64,7 +64,7 @@ demo: install
 test: install-test system-deps
 	$(OFFLINE) $(BIN)/pytest -q
 
-test-fast: install-test
+test-fast: install-test system-deps
 	$(OFFLINE) $(BIN)/pytest -q -m "unit"
 
 lint: install-test
