@@ -10,6 +10,9 @@ or a name, as `generation.conflicts` reads it), three pairs of evidence from two
 Precision and recall are over all pairs; the false-positive rate is given per negative kind and recall per
 question type, so an easy negative cannot hide a hard one. No model is used.
 
+Limits: a swapped pair is two versions of one text (like an edited notice), the case the detector's
+"restated statement" rule targets; disagreements worded independently by two authors are not measured here.
+
 Usage: python -m benchmarks.bench_conflicts [--data PATH] [--seed 0]
 """
 
@@ -143,7 +146,8 @@ def main() -> None:
         {
             "data": f"{args.data.name} (SQuAD 2.0 dev, CC BY-SA 4.0)",
             "seed": args.seed,
-            "detector": "generation.conflicts.ConflictDetector (no model; min_coverage 0.4)",
+            "detector": "generation.conflicts.ConflictDetector (no model; min_coverage 0.4, restated 0.6)",
+            "limits": "swapped pairs are two versions of one text; independently worded disagreements are not measured",
             **result,
         },
     )

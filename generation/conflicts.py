@@ -2,11 +2,14 @@
 
 The question's type decides what a value is: a clock time ("what time…", opening hours), a date ("when",
 "what year"), a number ("how many", "how much"), a name ("who", "which", "where"), or yes/no ("is…",
-"does…"). Each piece of evidence contributes one claim: its sentence that covers the question best and
-holds a value of that type. Two claims from *different* sources conflict when neither's values are a
-subset of the other's (so "9:00–17:00" vs "10:00–18:00" conflict, "2025" vs "3 March 2025" do not) and,
-for yes/no, when their polarity differs. Claims must cover at least `min_coverage` of the question's content
-words, so a passage about something else that happens to hold a number is not a contradiction.
+"does…"). Every sentence of an evidence item that covers at least `min_coverage` of the question's content
+words and holds a value of that type is a claim; the best-covering one is the item's answer. Two values are
+compatible when one's keys include the other's ("2025" and "3 March 2025" are; "9:00–17:00" and
+"10:00–18:00" are not; yes/no by polarity). Two items from *different* sources disagree when
+- they restate one statement (most of a sentence's words shared, values left out: an edited notice, a
+  quoted passage) with incompatible values, or
+- neither item's answer is compatible with any claim of the other.
+A passage about something else that happens to hold a number covers too little of the question to count.
 
 Each claim carries the time of its source when known (EXIF `taken_at` in the payload, a `modified`/`mtime`
 payload field, or the file's modification time when the uri is a local file), so a conflict can say which
@@ -29,6 +32,7 @@ from typing import Any
 from core.types import Answer, Citation, Hit, Segment
 from generation.conflict_values import clock_times, extract_values, question_kind
 
+RESTATED = 0.6  # share of words two sentences must have in common to count as one statement restated
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -44,6 +48,7 @@ class Claim:
     keys: frozenset[str]  # normalised values compared between claims
     sentence: str
     source_time: float | None = None  # POSIX seconds of the source (EXIF time taken, file time)
+    context: frozenset[str] = frozenset()  # the sentence's stemmed words, values left out
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -140,18 +145,23 @@ class ConflictDetector:
         groups: list[list[list[Claim]]] = []
         for cands in items:  # sources that agree form one group
             for group in groups:
-                if all(_agree(cands, other) for other in group):
+                if all(_versus(cands, other) is None for other in group):
                     group.append(cands)
                     break
             else:
                 groups.append([cands])
         if len(groups) < 2:
             return []
-        # One claim per group: the best-ranked source that says it (evidence order = rank order).
-        shown = tuple(sorted((g[0][0] for g in groups), key=lambda c: c.n))
-        if len({c.segment.source_id for c in shown}) < 2:
+        # The first group's best-ranked source against each other group's: the claims they differ on.
+        shown: dict[int, Claim] = {}
+        for group in groups[1:]:
+            pair = _versus(groups[0][0], group[0]) or (groups[0][0][0], group[0][0])
+            for claim in pair:
+                shown.setdefault(claim.n, claim)
+        claims = tuple(sorted(shown.values(), key=lambda c: c.n))
+        if len({c.segment.source_id for c in claims}) < 2:
             return []
-        return [Conflict(kind=kind, claims=shown, newer=_newer(shown))]
+        return [Conflict(kind=kind, claims=claims, newer=_newer(claims))]
 
     # --- claims --------------------------------------------------------------------------------------
     def _candidates(self, kind: str, question: str, q_terms: frozenset[str], n: int, hit: Hit) -> list[Claim]:
@@ -171,7 +181,8 @@ class ConflictDetector:
             if not found:
                 when = self.when(hit.segment)
             keys = frozenset().union(*(k for _, k in values))
-            claim = Claim(n, hit.segment, _show([v for v, _ in values]), keys, sentence, when)
+            context = self._terms(_without(sentence, values))
+            claim = Claim(n, hit.segment, _show([v for v, _ in values]), keys, sentence, when, context)
             found.append((coverage, claim))
         found.sort(key=lambda fc: -fc[0])  # stable: equal coverage keeps text order
         return [c for _, c in found]
@@ -182,10 +193,7 @@ class ConflictDetector:
         """Share of the question's content words in the sentence (the values themselves left out)."""
         if not q_terms:
             return 0.0
-        text = sentence
-        for shown, _ in values:
-            text = text.replace(shown, " ")
-        return len(q_terms & self._terms(text)) / len(q_terms)
+        return len(q_terms & self._terms(_without(sentence, values))) / len(q_terms)
 
     def _terms(self, text: str) -> frozenset[str]:
         from generation.extractive_generator import STOPWORDS
@@ -247,6 +255,32 @@ def conflict_note(question: str, conflicts: Sequence[Conflict]) -> str:
 def _compatible(a: Claim, b: Claim) -> bool:
     """Claims agree when one's values include the other's."""
     return a.keys <= b.keys or b.keys <= a.keys
+
+
+def _without(sentence: str, values: list[tuple[str, frozenset[str]]]) -> str:
+    for shown, _ in values:
+        sentence = sentence.replace(shown, " ")
+    return sentence
+
+
+def _restated(a: Claim, b: Claim) -> bool:
+    """The same statement in two sources (an edited notice, a quoted passage): most words shared."""
+    union = a.context | b.context
+    return len(union) >= 3 and len(a.context & b.context) / len(union) >= RESTATED
+
+
+def _versus(a: list[Claim], b: list[Claim]) -> tuple[Claim, Claim] | None:
+    """The claims on which two evidence items disagree, or None when they agree.
+
+    A statement both make with incompatible values is a disagreement even when each item's best claim is
+    another sentence; otherwise the items' best claims decide (`_agree`)."""
+    if a[0].segment.source_id == b[0].segment.source_id:
+        return None
+    for ca in a:
+        for cb in b:
+            if _restated(ca, cb) and not _compatible(ca, cb):
+                return ca, cb
+    return None if _agree(a, b) else (a[0], b[0])
 
 
 def _agree(a: list[Claim], b: list[Claim]) -> bool:
