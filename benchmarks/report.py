@@ -522,7 +522,7 @@ def readme_block(results: Results) -> list[str]:
         torch_gb = sum(big.get(name, 0) for name in ("nvidia", "torch", "triton")) / 1000
         load = inst.get("load_average", {}).get("after", [None])[0]
         lines += [
-            f"`make demo` from scratch took {inst.get('make_demo_from_scratch_s')} s and leaves a {venv_gb:.1f} GB",
+            f"`make demo` from scratch took {inst.get('make_demo_from_scratch_s', 0) / 60:.0f} min and leaves a {venv_gb:.1f} GB",
             f"virtualenv, {torch_gb:.1f} GB of it torch (torch {inst.get('torch')}, see Install below)"
             + (
                 f"; `make test` adds {inst['venv_with_test_mb'] / 1000 - venv_gb:.1f} GB of test and lint extras."

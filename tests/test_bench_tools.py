@@ -82,7 +82,7 @@ def test_readme_block_is_replaced_between_its_markers(tmp_path: Path) -> None:
     assert report.update_readme(results, readme)
     text = readme.read_text()
     assert "old numbers" not in text and text.startswith("# x\n") and text.endswith("\n\n## next\n")
-    assert "took 300.0 s and leaves a 6.1 GB" in text and "`make test` adds 0.9 GB" in text
+    assert "took 5 min and leaves a 6.1 GB" in text and "`make test` adds 0.9 GB" in text
     assert "| `mmrag sources` | 3.1 | 0.9 |" in text
     assert report.update_readme(results, readme) and readme.read_text() == text, "idempotent"
     plain = tmp_path / "plain.md"
