@@ -56,10 +56,10 @@ def _torch_text(cfg: TorchTextConfig, _: Components) -> TextEncoder:
 
 
 def _onnx_text(cfg: OnnxTextConfig, _: Components) -> TextEncoder:
-    from indexing.onnx_export import model_slug
+    from indexing.onnx_export import text_onnx_folder
     from indexing.onnx_text_encoder import OnnxTextEncoder
 
-    folder = cfg.home / "onnx" / "text" / model_slug(cfg.text_model)  # what `mmrag export-onnx` writes
+    folder = text_onnx_folder(cfg.home / "onnx", cfg.text_model)  # what `mmrag export-onnx` writes
     encoder = OnnxTextEncoder(
         folder, device=cfg.device, batch_size=cfg.batch_size, source_model=cfg.text_model
     )

@@ -45,7 +45,12 @@ def onnx_root(settings: Settings) -> Path:
 
 def text_onnx_dir(settings: Settings, root: Path | None = None) -> Path:
     """The folder of the ONNX export of `settings.text_model`."""
-    return (root or onnx_root(settings)) / "text" / model_slug(settings.text_model)
+    return text_onnx_folder(root or onnx_root(settings), settings.text_model)
+
+
+def text_onnx_folder(root: Path, text_model: str) -> Path:
+    """The folder of the ONNX export of `text_model` under an export root (default `$MMRAG_HOME/onnx`)."""
+    return root / "text" / model_slug(text_model)
 
 
 def clip_onnx_dir(settings: Settings, root: Path | None = None) -> Path:
