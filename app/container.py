@@ -186,6 +186,8 @@ class Container:
             length_weighting=LengthWeighting(
                 self.settings.fusion_length_alpha, self.settings.fusion_length_reference
             ),
+            feedback_docs=self.settings.fusion_feedback_docs,
+            feedback_beta=self.settings.fusion_feedback_beta,
         )
 
     @cached_property

@@ -232,12 +232,12 @@ def query_terms(texts: list[str]) -> np.ndarray:
 def grid(quick: bool) -> list[Config]:
     """The fusion grid (without feedback; feedback is tried on each fold's best configurations)."""
     methods = ("rrf", "weighted", "zscore")
-    weights = (0.5, 1.0) if quick else (0.3, 0.5, 0.7, 1.0, 1.4)
-    depths = (100,) if quick else (50, 100, 200)
+    weights = (0.5, 1.0) if quick else (0.5, 0.7, 1.0, 1.4)
+    depths = (100,) if quick else (100, 200)
     k1s = (1.2,) if quick else (0.9, 1.2, 1.5)
     bs = (0.75,) if quick else (0.5, 0.75, 0.9)
     titles = ("joined", "text")
-    lengths = ((0.0, 8), (1.0, 8)) if quick else ((0.0, 8), (0.5, 8), (1.0, 8), (1.0, 4))
+    lengths = ((0.0, 8), (1.0, 8)) if quick else ((0.0, 8), (0.5, 8), (1.0, 8))
     out = []
     for m, w, d, k1, b, t, (alpha, ref) in itertools.product(
         methods, weights, depths, k1s, bs, titles, lengths
