@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
@@ -51,11 +51,16 @@ __all__ = ["JsonOpt", "app", "emit_json", "err", "fail", "format_time", "main", 
 class MmragGroup(TyperGroup):
     """Every command: an `MmragError` (a busy store included) becomes one line on stderr and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except InvalidRequestError as exc:
             raise fail(str(exc), 2) from exc
+        except ValidationError as exc:  # MMRAG_* settings that do not validate: one line, not a traceback
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
+            raise fail(f"invalid settings: {problems}", 2) from exc
         except MmragError as exc:
             raise fail(_readable(exc), 1) from exc
         except KeyboardInterrupt:
@@ -326,6 +331,11 @@ def delete(
             record = resolve_source(backend.sources(), source)
         except InvalidRequestError as exc:
             raise fail(str(exc), 2) from exc
+        except ValidationError as exc:  # MMRAG_* settings that do not validate: one line, not a traceback
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
+            raise fail(f"invalid settings: {problems}", 2) from exc
         except MmragError as exc:
             raise fail(str(exc), 1) from exc
         deleted = backend.delete(record["source_id"])

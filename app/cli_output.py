@@ -102,6 +102,6 @@ def readable_help() -> None:
     def argument_display(self: TyperArgument, ctx: Any) -> str | None:
         return "" if self.metavar else argument_type(self, ctx)
 
-    TyperOption.display_type_rich = option_display  # type: ignore[method-assign]
-    TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign]
+    TyperOption.display_type_rich = option_display  # type: ignore[method-assign,assignment]
+    TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign,assignment]
     TyperOption._mmrag_readable = True  # type: ignore[attr-defined]

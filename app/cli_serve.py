@@ -56,8 +56,9 @@ def serve(
             "serve", on_wait=lambda h: err.print(f"waiting for {h.describe() if h else 'another process'} …")
         )
     token = new_token()
+    api = create_app(settings, local_token=token)
     config = uvicorn.Config(
-        create_app(settings, local_token=token),
+        api,
         host=host,
         port=port,
         log_level=log_level,
@@ -67,7 +68,7 @@ def serve(
     url = f"http://{reach}:{port}"
     err.print(f"serving mmrag API on http://{host}:{port} (docs at /docs), data in {settings.home}")
     try:
-        PublishingServer(config, settings.home, url, token).run()
+        PublishingServer(api, config, settings.home, url, token).run()
     finally:
         unpublish(settings.home, token)
         if lock is not None:
