@@ -195,6 +195,8 @@ class ExtractiveGenerator:
         type_penalty: Score factor for a sentence without an expression of the expected answer type.
         entity_penalty: Score factor per question entity missing from the sentence's evidence item.
         lead: Put the short answer first when the question type gives one.
+        min_relevance: Abstain when the search rated every evidence item's calibrated relevance
+            (`Hit.relevance`, comparable across queries) below this: nothing in the collection matches.
     """
 
     name = "extractive"
@@ -210,6 +212,7 @@ class ExtractiveGenerator:
         type_penalty: float = 0.7,
         entity_penalty: float = 0.8,
         lead: bool = True,
+        min_relevance: float = 0.0,
     ) -> None:
         self.text_encoder = text_encoder
         self.min_score = min_score
@@ -219,12 +222,14 @@ class ExtractiveGenerator:
         self.type_penalty = type_penalty
         self.entity_penalty = entity_penalty
         self.lead = lead
+        self.min_relevance = min_relevance
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
         """The best matching sentences with their citations, or an abstention."""
         start = time.perf_counter()
         answer, confidence = self.answer(query, evidence)
-        if confidence < self.min_score:
+        rated = [h.relevance for h in evidence if h.relevance is not None]
+        if confidence < self.min_score or (rated and max(rated) < self.min_relevance):
             answer = Answer(text=f"{IDK}.", abstained=True)
         return replace(answer, timings={"generate": round(time.perf_counter() - start, 4)})
 
