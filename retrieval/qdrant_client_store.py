@@ -221,6 +221,69 @@ class QdrantClientStore:
         )
         return [to_hit(p.payload, p.score, space) for p in response.points]
 
+    def search_scores(
+        self,
+        queries: Sequence[tuple[str, Vector | SparseVector]],
+        flt: SearchFilter | None = None,
+        k: int = 10,
+    ) -> list[list[tuple[str, float]]]:
+        """Several spaces in one request, ids and scores only (payloads are fetched later, with `get`, for
+        the hits a search returns). One list per (space, query), best first."""
+        spaces = self._known_spaces()
+        if spaces is None:
+            return [[] for _ in queries]
+        m = _models()
+        where = build_filter(flt, m)
+        requests, slots = [], []
+        for i, (space, query) in enumerate(queries):
+            check_space(space, spaces)
+            if isinstance(query, SparseVector):
+                if not query.indices:
+                    continue
+                vector: Any = m.SparseVector(
+                    indices=list(query.indices), values=[float(v) for v in query.values]
+                )
+                params = None
+            else:
+                vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+                params = search_params(m, self.hnsw_ef, self.quantization) if self.url else None
+            requests.append(
+                m.QueryRequest(
+                    query=vector, using=space, filter=where, params=params, limit=k, with_payload=False
+                )
+            )
+            slots.append(i)
+        out: list[list[tuple[str, float]]] = [[] for _ in queries]
+        if requests:
+            responses = self._call(
+                "searching " + ", ".join(repr(s) for s, _ in queries),
+                self._conn().query_batch_points,
+                self.collection,
+                requests=requests,
+            )
+            for i, response in zip(slots, responses, strict=True):
+                out[i] = [(str(p.id), float(p.score)) for p in response.points]
+        return out
+
+    def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]:
+        """The stored `space` vectors of these segments (segment id -> (d,) float32); unknown ids skipped."""
+        if not segment_ids or self._known_spaces() is None:
+            return {}
+        records = self._call(
+            "reading vectors",
+            self._conn().retrieve,
+            self.collection,
+            ids=list(segment_ids),
+            with_payload=False,
+            with_vectors=[space],
+        )
+        out: dict[str, Vector] = {}
+        for record in records:
+            vector = record.vector.get(space) if isinstance(record.vector, dict) else None
+            if vector is not None:
+                out[str(record.id)] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        return out
+
     def search_rescored(
         self,
         first_space: str,

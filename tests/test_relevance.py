@@ -165,3 +165,54 @@ def test_relevance_separates_a_matching_question_from_an_unrelated_one(indexed) 
 @pytest.mark.unit
 def test_calibration_file_ships_inside_the_package() -> None:
     assert CALIBRATION_FILE.parent == Path(__file__).resolve().parents[1] / "retrieval"
+
+
+@pytest.mark.integration
+def test_both_backends_search_ids_and_read_vectors_alike(tmp_path: Path) -> None:
+    """`search_scores` (several spaces in one call, no payloads) and `vectors` agree between the embedded
+    engine and qdrant-client, so the retriever's fast path and feedback work on either backend."""
+    import numpy as np
+
+    from core.protocols import Record
+    from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
+    from retrieval.qdrant_client_store import QdrantClientStore
+    from retrieval.qdrant_edge_store import QdrantEdgeStore
+
+    rng = np.random.default_rng(3)
+    lexical = BM25LexicalEncoder()
+    records = []
+    for name, text in NOTES.items():
+        v = rng.normal(size=8).astype(np.float32)
+        loc = Locator(index=0)
+        seg = Segment(
+            segment_id=segment_id(f"src-{name}", Granularity.PARAGRAPH, loc),
+            source_id=f"src-{name}",
+            uri=f"{name}.txt",
+            modality=Modality.TEXT,
+            granularity=Granularity.PARAGRAPH,
+            text=text,
+            locator=loc,
+        )
+        sparse = lexical.encode_documents([text])[0]
+        records.append(Record(segment=seg, dense={"text": v / np.linalg.norm(v)}, sparse=sparse))
+    ids = [r.segment.segment_id for r in records]
+    edge, client = QdrantEdgeStore(tmp_path / "edge"), QdrantClientStore("scores", path=":memory:")
+    try:
+        for store in (edge, client):
+            store.ensure({"text": 8})
+            store.upsert(records)
+        query = records[1].dense["text"]
+        sparse = lexical.encode_queries(["ferry harbour tide"])[0]
+        a = edge.search_scores([("text", query), ("lexical", sparse)], None, 3)
+        b = client.search_scores([("text", query), ("lexical", sparse)], None, 3)
+        assert [[i for i, _ in x] for x in a] == [[i for i, _ in x] for x in b]
+        assert a[0][0][0] == ids[1] and a[0][0][1] == pytest.approx(1.0, abs=1e-4)
+        assert [s for _, s in a[1]] == pytest.approx([s for _, s in b[1]], rel=1e-3)
+        assert edge.search_scores([("lexical", lexical.encode_queries(["the"])[0])], None, 3) == [[]]
+        for store in (edge, client):
+            got = store.vectors("text", [ids[0], ids[2], "00000000-0000-0000-0000-000000000000"])
+            assert set(got) == {ids[0], ids[2]}
+            assert float(got[ids[2]] @ records[2].dense["text"]) == pytest.approx(1.0, abs=1e-5)
+    finally:
+        edge.close()
+        client.close()
