@@ -433,12 +433,47 @@ def install(r: Results) -> list[str]:
     ]
 
 
+def _cell(text: str) -> str:
+    """Text safe in one Markdown table cell (file names may hold newlines and pipes)."""
+    return " ".join(text.split()).replace("|", "/")
+
+
+def hostile(r: Results) -> list[str]:
+    """Per kind of broken or hostile file: outcome, reason, time and peak memory (bench_hostile)."""
+    h = r.get("hostile")
+    if not h:
+        return []
+    corpus, overhead = h.get("whole_corpus", {}), h.get("isolation_overhead", {})
+    rows = [
+        [f"`{_cell(k['kind'])[:40]}`", k["outcome"], _cell(k["reason"])[:90], k["seconds"], k["peak_mb"]]
+        for k in h.get("kinds", [])
+    ]
+    return [
+        f"One `mmrag index` over all {corpus.get('kinds')} kinds plus good files: {corpus.get('seconds')} s, "
+        f"peak memory of the process tree {corpus.get('peak_mb')} MB, exit code {corpus.get('exit_code')}, "
+        f"traceback: {corpus.get('traceback')}; {corpus.get('failed')} failed, {corpus.get('skipped')} "
+        f"skipped, {corpus.get('indexed')} indexed. Kinds whose outcome differs from the expected one: "
+        f"{h.get('mismatched') or 'none'}.",
+        "",
+        f"Extraction in the isolated worker costs {overhead.get('overhead_ms_per_file')} ms per ordinary file "
+        f"({overhead.get('inline_s_per_file')} s in-process vs {overhead.get('isolated_s_per_file')} s through "
+        "the worker, median per file).",
+        "",
+        "Each kind alone (time of that file; peak memory of this process plus the extraction worker):",
+        "",
+        *_table(["kind", "outcome", "reason", "seconds", "peak MB"], rows),
+        "",
+        _cmd("hostile"),
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[Results], list[str]], set[str]]] = [
     ("How good is search?", search_quality, {"retrieval", "matryoshka", "gram", "media"}),
     ("How fast is it?", speed, {"cold_start", "search", "ask", "load", "indexing", "encoders", "extraction"}),
     ("How big can it get?", size, {"scale"}),
     ("How good is `ask`?", ask_quality, {"router", "conflicts"}),
     ("What does it cost to install?", install, {"install"}),
+    ("What does hostile input do?", hostile, {"hostile"}),
 ]
 
 

@@ -210,14 +210,14 @@ def serve(conn: Connection, settings: dict[str, Any], memory_mb: int) -> None:
         try:
             reply: tuple[str, Any] = ("ok", extract_source(extractors, source, path))
         except ExtractionError as e:
-            reply = ("error", e.reason)
+            reply = ("error", _scrub(e.reason, path))
         except MemoryError:
             reply = (
                 "error",
                 f"ran out of memory: over the {memory_mb} MiB limit per file (extract_memory_mb)",
             )
         except Exception as e:  # a parser bug on one file is that file's failure
-            reply = ("error", f"{type(e).__name__}: {e}"[:500])
+            reply = ("error", _scrub(f"{type(e).__name__}: {e}", path)[:500])
         try:
             conn.send(reply)
         except MemoryError:
@@ -228,6 +228,11 @@ def serve(conn: Connection, settings: dict[str, Any], memory_mb: int) -> None:
             conn.send(("error", f"extracted content could not be passed on: {e}"[:500]))
         del reply
         gc.collect()
+
+
+def _scrub(message: str, path: str) -> str:
+    """A reason that names no path on this machine (an upload's stored path means nothing to its owner)."""
+    return message.replace(path, "the file").replace(os.path.dirname(path) + os.sep, "")
 
 
 def _limit_memory(memory_mb: int) -> None:
