@@ -4,13 +4,17 @@ provides the fixture named after the role. Assertions are about the protocol, ne
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from core.protocols import Extractor, Generator, Reranker, Router
+from core.protocols import Asr, Extractor, Generator, Ocr, Reranker, Router
 from core.types import Answer, Route, RouteDecision
 from indexing.sources import load_source
+from tests.fixtures.documents import text_picture
 from tests.fixtures.rag import fact_hit
 
 QUESTION = "When was the Zorblat bridge completed?"
@@ -93,3 +97,47 @@ class ExtractorContract:
         assert first and first == second
         assert all(s.source_id == source.source_id for s in first)
         assert len({s.segment_id for s in first}) == len(first)
+
+
+class OcrContract:
+    """`read(image)` gives the words in reading order; `read_lines` the same lines with boxes and scores."""
+
+    def test_reads_the_words(self, ocr: Ocr) -> None:
+        assert {"TOTAL", "4271"} <= set(ocr.read(text_picture("INVOICE TOTAL 4271")).split())
+
+    def test_lines_match_the_text_and_lie_in_the_picture(self, ocr: Ocr) -> None:
+        picture = text_picture("INVOICE TOTAL 4271")
+        lines = ocr.read_lines(picture)
+        assert lines and "\n".join(line.text for line in lines) == ocr.read(picture)
+        for line in lines:
+            x0, y0, x1, y1 = line.bbox
+            assert 0 <= x0 < x1 <= picture.width and 0 <= y0 < y1 <= picture.height
+            assert 0.0 <= line.score <= 1.0
+
+    def test_a_blank_picture_has_no_text(self, ocr: Ocr) -> None:
+        blank = Image.new("RGB", (800, 740), "white")
+        assert ocr.read(blank) == "" and list(ocr.read_lines(blank)) == []
+
+
+class AsrContract:
+    """`transcribe(audio)` gives time-ordered speech; `iter_transcribe` the same, as it goes.
+
+    The backend's test class provides `asr` and `speech` (a recording and its exact transcript).
+    """
+
+    def test_transcribes_a_recording(self, asr: Asr, speech: tuple[Path, str]) -> None:
+        path, transcript = speech
+        segments = list(asr.transcribe(path))
+        assert segments and all(0.0 <= s.start_s <= s.end_s for s in segments)
+        assert [s.start_s for s in segments] == sorted(s.start_s for s in segments)
+        heard = set(re.findall(r"[a-z']+", " ".join(s.text for s in segments).lower()))
+        said = set(re.findall(r"[a-z']+", transcript.lower()))
+        assert len(heard & said) >= len(said) // 2, (heard, said)
+
+    def test_streaming_gives_the_same_segments(self, asr: Asr, speech: tuple[Path, str]) -> None:
+        path, _ = speech
+        assert [s.text for s in asr.iter_transcribe(path)] == [s.text for s in asr.transcribe(path)]
+
+    def test_silence_has_no_words(self, asr: Asr) -> None:
+        silence = np.zeros(16_000 * 3, dtype=np.float32)
+        assert "".join(s.text for s in asr.transcribe(silence)).strip() == ""
