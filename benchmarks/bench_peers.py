@@ -84,12 +84,15 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
                 s: {} for s in ("mmrag", "txtai", "bm25", "dense", "rrf")
             }
             latency: dict[str, list[float]] = {"mmrag": [], "txtai": []}
+            stages: dict[str, list[float]] = {}
             for i, (qid, text) in enumerate(queries.items()):
                 for side in ("mmrag", "txtai") if i % 2 == 0 else ("txtai", "mmrag"):
                     t0 = time.perf_counter()
                     if side == "mmrag":
                         hits = retriever.search(text, k=100)
                         latency[side].append(time.perf_counter() - t0)
+                        for stage, seconds in retriever.timings.items():
+                            stages.setdefault(stage, []).append(seconds)
                         runs[side][qid] = [h.segment.uri.removeprefix("beir:") for h in hits]
                     else:
                         found = txtai.search(text, 100)
@@ -109,6 +112,10 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
         out[side]["p50_ms"] = _pct(latency[side], 0.5)
         out[side]["p95_ms"] = _pct(latency[side], 0.95)
     out["mmrag"]["index_s"] = round(mmrag_index, 1)
+    out["mmrag"]["stage_p50_ms"] = {stage: _pct(v, 0.5) for stage, v in stages.items()}
+    out["mean_query_terms"] = round(
+        statistics.fmean(len(retriever.lexical.tokenize(t)) for t in queries.values()), 1
+    )
     out["txtai"]["index_s"] = round(txtai_index, 1)
     if bare:
         out["bare_encoder_index_s"] = round(bare_encoder_seconds(texts), 1)

@@ -8,6 +8,7 @@ can reuse its `dense` vector instead of encoding the question again. Every fused
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -111,6 +112,9 @@ class Retriever:
         self.calibration = calibration
         self.feedback_docs = feedback_docs
         self.feedback_beta = feedback_beta
+        self.timings: dict[str, float] = {}
+        """Seconds per stage of the last `encode` / `search` (encode_dense, encode_lexical, store, fuse,
+        feedback, payloads): for profiling and for the caller's own stage timings."""
 
     def encode(self, query: str) -> EncodedQuery:
         """Encode a text query once for every space this retriever searches.
@@ -120,15 +124,18 @@ class Retriever:
         """
         if not query.strip():
             raise InvalidRequestError("the query is empty")
+        t = time.perf_counter()
         image = None
         if self.image_encoder is not None and isinstance(self.image_encoder, TextEncoder):
             image = self.image_encoder.encode_queries([query])[0]
-        return EncodedQuery(
-            text=query,
-            dense=self.text_encoder.encode_queries([query])[0],
-            lexical=self.lexical.encode_queries([query])[0],
-            image=image,
-        )
+        dense = self.text_encoder.encode_queries([query])[0]
+        t_lexical = time.perf_counter()
+        lexical = self.lexical.encode_queries([query])[0]
+        self.timings = {
+            "encode_dense": t_lexical - t,
+            "encode_lexical": time.perf_counter() - t_lexical,
+        }
+        return EncodedQuery(text=query, dense=dense, lexical=lexical, image=image)
 
     def search(
         self,
@@ -153,13 +160,17 @@ class Retriever:
         ]
         if encoded.image is not None:
             queries.append(("image", encoded.image))
+        t = time.perf_counter()
         results = store.search_scores(queries, flt, n)
+        self.timings["store"] = time.perf_counter() - t
         lists = {space: result for (space, _), result in zip(queries, results, strict=True)}
         weights = self._weights(encoded.terms)
         feedback = self.feedback_docs > 0 and self.feedback_beta > 0
         fused = fuse_scores(
             lists, self.fusion, weights, max(k, self.feedback_docs) if feedback else k, self.rrf_k
         )
+        self.timings["fuse"] = time.perf_counter() - t - self.timings["store"]
+        t = time.perf_counter()
         if feedback and fused:
             second = self._feedback(
                 store, encoded, [sid for sid, _, _ in fused[: self.feedback_docs]], n, flt
@@ -167,7 +178,10 @@ class Retriever:
             if second is not None:
                 fused = fuse_scores({**lists, "text": second}, self.fusion, weights, k, self.rrf_k)
         fused = fused[:k]
+        self.timings["feedback"] = time.perf_counter() - t
+        t = time.perf_counter()
         segments = {s.segment_id: s for s in self.store.get([sid for sid, _, _ in fused])}
+        self.timings["payloads"] = time.perf_counter() - t
         # Raw scores of the query itself (first stage): what the relevance calibration was fitted on.
         first = {space: dict(items) for space, items in lists.items()}
         hits = [
