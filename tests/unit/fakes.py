@@ -1,7 +1,7 @@
 """Deterministic stand-ins for the unit tier: FAKE components, named as such, for what needs model weights.
 
-`HashingTextEncoder` replaces a sentence-transformers model: words hashed into a fixed number of buckets
-(a bag of words), L2-normalised. Texts that share words are near, others far; nothing is learned. It is
+`HashingTextEncoder` replaces a sentence-transformers model: words (minus a few stop words) hashed into a
+fixed number of buckets (a bag of words), L2-normalised. Texts that share words are near, others far; nothing is learned. It is
 registered as the `text_encoder` backend `fake-hash` by the `fake_backends` fixture, the same way a plugin
 registers one.
 """
@@ -19,6 +19,34 @@ from core.registry import Registry
 from core.types import Answer, Hit, Vector
 
 FAKE_TEXT_BACKEND = "fake-hash"
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "over",
+        "the",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+    ]
+)
 
 
 class HashingTextEncoder:
@@ -26,7 +54,7 @@ class HashingTextEncoder:
 
     space = "text"
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = 256) -> None:
         self._dim = dim
         self.loads = 0
 
@@ -47,7 +75,7 @@ class HashingTextEncoder:
         out = np.zeros((len(texts), self._dim), np.float32)
         out[:, 0] = 0.01  # no zero vector for a text without words: cosine needs a direction
         for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
+            for word in set(re.findall(r"\w+", text.lower())) - STOP_WORDS:
                 out[row, 1 + zlib.crc32(word.encode()) % (self._dim - 1)] += 1.0
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
