@@ -209,3 +209,76 @@ def test_no_wait_fails_at_once_with_one_line(mmrag_home: Path, tiny_clip: str) -
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "busy" in lines[0] and f"{os.getpid()} to finish indexing" in lines[0], lines
     assert took < 60, "no model was loaded: it failed before opening anything"
+
+
+@pytest.mark.unit
+def test_server_file_is_private_and_a_dead_pid_makes_it_stale(tmp_path: Path) -> None:
+    from app.home import discover, publish, unpublish
+
+    info = publish(tmp_path, "http://127.0.0.1:9", "secret-token")
+    assert (tmp_path / SERVER_FILE).stat().st_mode & 0o777 == 0o600
+    assert read_server_file(tmp_path) == info
+    assert discover(tmp_path) is None, "this pid is the caller's own: never a server to talk to"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    record = json.loads((tmp_path / SERVER_FILE).read_text())
+    (tmp_path / SERVER_FILE).write_text(json.dumps({**record, "pid": int(dead.stdout)}))
+    assert discover(tmp_path) is None and not (tmp_path / SERVER_FILE).exists(), "stale: removed"
+    publish(tmp_path, "http://127.0.0.1:9", "newer-token")
+    unpublish(tmp_path, "secret-token")  # not ours any more: left alone
+    assert read_server_file(tmp_path) is not None
+
+
+@pytest.mark.unit
+def test_store_lock_says_who_holds_it_and_is_freed_when_the_holder_dies(tmp_path: Path) -> None:
+    from app.home import StoreBusyError
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from app.home import StoreLock; "
+            "lock = StoreLock(Path(sys.argv[1])); lock.acquire('index'); print('held', flush=True); time.sleep(600)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        lock = StoreLock(tmp_path)
+        with pytest.raises(StoreBusyError, match=f"{holder.pid} to finish indexing"):
+            lock.acquire("search", wait=False)
+        told: list[Any] = []
+        assert not lock.acquire("search", on_wait=told.append, give_up=lambda: True)
+        assert told and told[0].pid == holder.pid and told[0].purpose == "index"
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert lock.acquire("search", wait=False) and lock.holder() is not None  # the kernel freed it
+    lock.release()
+
+
+@pytest.mark.unit
+def test_ui_forwards_signals_to_its_child(tmp_path: Path) -> None:
+    """`mmrag ui` runs Streamlit as a child: stopping the parent must stop the child too."""
+    pid_file = tmp_path / "child.pid"
+    child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; from app.cli_serve import run_forwarding_signals; "
+            f"sys.exit(run_forwarding_signals([sys.executable, '-c', {child!r}], dict(os.environ)))",
+        ]
+    )
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None
+        time.sleep(0.05)
+    child_pid = int(pid_file.read_text())
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(30) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(child_pid, 0)
