@@ -264,6 +264,8 @@ PROBES_LEFT = {
     ("app/doctor.py", "model"),
     ("app/doctor.py", "device"),
     ("app/doctor.py", "providers"),
+    ("app/doctor.py", "registry"),  # -> container.registry.describe(): both always exist now
+    ("app/doctor.py", "describe"),
 }
 
 SETTINGS_READERS_LEFT = {
