@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -386,6 +387,11 @@ def watch(
         )
 
     watcher = FolderWatcher(paths, lambda: home_session(container, settings), report, debounce_s=debounce)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemd, kill) stops as cleanly as Ctrl-C: the batch finishes
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         report(watcher.start())
         if json_out:
