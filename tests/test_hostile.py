@@ -365,3 +365,30 @@ def test_every_endpoint_refuses_a_huge_body_before_reading_it(path: str, tmp_pat
 
     response = client.post(path, content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
+
+
+# --- the API: a file that keeps taking the server down is not retried forever -----------------------------
+
+
+def test_a_job_file_that_keeps_stopping_the_server_fails_after_bounded_attempts(tmp_path: Path) -> None:
+    from app.api.jobs import MAX_ATTEMPTS, JobRunner, JobStore
+    from app.api.uploads import UploadStore
+
+    uploads = UploadStore(tmp_path / "uploads")
+    (tmp_path / "x.txt").write_text("a file whose indexing stopped the server")
+    with (tmp_path / "x.txt").open("rb") as f:
+        stored = uploads.save(f, "x.txt")
+    jobs = JobStore(tmp_path / "mmrag.db")
+    job_id = jobs.create([stored])
+    jobs.set_job(job_id, "running")
+
+    def no_indexing() -> Any:
+        raise AssertionError("a file over its attempts must not be indexed again")
+
+    runner = JobRunner(jobs, uploads, no_indexing)
+    # The server stopped while the file was on its last attempt: the restart gives up on it.
+    jobs.set_file(job_id, 0, "running", error=f"attempt {MAX_ATTEMPTS}")
+    runner.run(job_id)
+    job = jobs.get(job_id).to_dict()
+    assert job["state"] == "failed" and job["files"][0]["state"] == "failed"
+    assert f"stopped {MAX_ATTEMPTS} times" in job["files"][0]["error"]

@@ -189,6 +189,17 @@ class JobStore:
         return [r[0] for r in rows]
 
 
+MAX_ATTEMPTS = 3
+"""Times a file is started before a server that keeps stopping while indexing it gives up on it."""
+
+
+def _attempt(f: JobFile) -> int:
+    """Which attempt a `running` file was on (noted in its error field as "attempt N")."""
+    if f.error and f.error.startswith("attempt ") and f.error[8:].isdigit():
+        return int(f.error[8:])
+    return 1
+
+
 class JobRunner:
     """Runs queued jobs one at a time in a daemon thread, with the Indexer from the container."""
 
@@ -253,7 +264,14 @@ class JobRunner:
                 job_id, f.idx, "failed", error="upload lost before it was indexed; upload it again"
             )
             return
-        self.store.set_file(job_id, f.idx, "running")
+        # A file left `running` was being indexed when the server stopped (killed, out of memory): retried,
+        # but a file that keeps taking the server down is failed after MAX_ATTEMPTS, not requeued forever.
+        attempt = _attempt(f) + 1 if f.state == "running" else 1
+        if attempt > MAX_ATTEMPTS:
+            error = f"the server stopped {MAX_ATTEMPTS} times while indexing this file; not retried"
+            self.store.set_file(job_id, f.idx, "failed", error=error)
+            return
+        self.store.set_file(job_id, f.idx, "running", error=f"attempt {attempt}" if attempt > 1 else None)
         try:
             with self.write_lock:
                 report = self._indexer().index_files([(path, f.name)])
