@@ -227,6 +227,9 @@ def test_serve_watches_the_folders_of_its_setting(folder: Path, mmrag_home: Path
                 assert time.monotonic() - start < STEP_S * 2
                 time.sleep(0.5)
             assert listed()["watched"] == [str(folder)]
+            from ui.client import ApiClient  # the UI's Library shows them through its client
+
+            assert ApiClient(server.url).watched() == [str(folder)]
 
             (folder / "ferry.txt").write_text(
                 "The Quell ferry leaves the north pier at 7:15.\n", encoding="utf-8"

@@ -66,6 +66,10 @@ class ApiClient:
     def sources(self) -> list[dict[str, Any]]:
         return self._json("GET", "/v1/sources")["sources"]
 
+    def watched(self) -> list[str]:
+        """Folders the server keeps indexed (its MMRAG_WATCH setting)."""
+        return list(self._json("GET", "/v1/sources").get("watched", []))
+
     def delete(self, source_id: str) -> dict[str, Any]:
         return self._json("DELETE", f"/v1/sources/{source_id}")
 

@@ -71,10 +71,14 @@ def _upload() -> None:
 def _sources() -> None:
     try:
         sources = client().sources()
+        watched = client().watched()
     except ApiError as exc:
         show_error(exc, "list the library")
         return
     st.subheader(f"Sources ({len(sources)})")
+    if watched:  # MMRAG_WATCH: the server follows these folders (app/watch.py)
+        st.caption(f"Watching {', '.join(f'`{w}`' for w in watched)}: new, changed, renamed and deleted "
+                   "files there are picked up by themselves.")  # fmt: skip
     if not sources:
         empty_state("Your library is empty", "Add photos, videos, recordings and documents above.")
         return
