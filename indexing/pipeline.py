@@ -306,7 +306,9 @@ class Indexer:
     def _moved_or_copied(self, source: Source, old_uri: str, report: IndexReport | None) -> None:
         """An indexed source's bytes found at a new uri: a copy when the old file is still there, else a move
         (the source then takes the new uri, and any other source recorded at the new uri is replaced)."""
-        if os.path.lexists(old_uri):
+        # Only files on disk move: an upload's name (not an absolute path) never turns into a path or back.
+        on_disk = os.path.isabs(old_uri) and os.path.isabs(source.uri)
+        if not on_disk or os.path.lexists(old_uri):
             self.manifest.duplicate(source, source.uri, old_uri)
             return
         for other in self.manifest.by_uri(source.uri):

@@ -124,3 +124,18 @@ def test_unsupported_files_are_skipped_not_failed(folder: Path) -> None:
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     code, report = run("index", str(folder), "--json")
     assert code == 1 and [Path(f["uri"]).name for f in report["failed"]] == ["broken.jpg"]
+
+
+def test_an_upload_with_the_bytes_of_a_gone_file_is_not_a_rename(make_container, tmp_path: Path) -> None:
+    """Only paths on disk move: an upload name never replaces a file's path (nor the other way round)."""
+    c = make_container()
+    path = tmp_path / "otter.txt"
+    path.write_text("The sea otter floats on its back and cracks shells on a stone.")
+    c.indexer.index_paths([path])
+    uploaded = tmp_path / "stored-upload-0001"
+    shutil.copy(path, uploaded)
+    path.unlink()
+    report = c.indexer.index_files([(uploaded, "otter-upload.txt")])
+    assert report.renamed == [] and report.unchanged == 1
+    rows = {r.uri: r for r in c.manifest.sources()}
+    assert rows[str(path)].status == "indexed" and rows["otter-upload.txt"].status == "duplicate"
