@@ -63,6 +63,9 @@ def test_mcp_over_stdio(indexed_home: Path) -> None:
             "ask": await session.call_tool("ask", {"question": "What kind of lens does the lighthouse use?"}),
             "sources": await session.call_tool("sources", {}),
             "bad": await session.call_tool("search", {"query": "x", "modality": ["smell"]}),
+            "by_image": await session.call_tool(
+                "search", {"image_path": str(SAMPLES / "coffee.jpg"), "modality": ["image"], "k": 1}
+            ),
         }
 
     got = anyio.run(_session, [], calls)
@@ -92,6 +95,10 @@ def test_mcp_over_stdio(indexed_home: Path) -> None:
     assert sorted(Path(s["uri"]).name for s in listed) == ["coffee.jpg", "field-notes.md"]
 
     assert got["bad"].is_error and "smell" in got["bad"].content[0].text
+
+    by_image = got["by_image"]  # query by example: the same photo finds itself
+    assert [Path(h["uri"]).name for h in _json(by_image)["hits"]] == ["coffee.jpg"]
+    assert [c.type for c in by_image.content] == ["text", "text", "image"]
 
 
 def test_mcp_index_tool_when_enabled(mmrag_home: Path, tmp_path: Path) -> None:
