@@ -392,3 +392,53 @@ def test_a_job_file_that_keeps_stopping_the_server_fails_after_bounded_attempts(
     job = jobs.get(job_id).to_dict()
     assert job["state"] == "failed" and job["files"][0]["state"] == "failed"
     assert f"stopped {MAX_ATTEMPTS} times" in job["files"][0]["error"]
+
+
+# --- the corpus through POST /v1/sources ------------------------------------------------------------------
+
+
+def test_the_corpus_uploaded_through_the_api(tmp_path: Path, tiny_clip: str) -> None:
+    """Every regular file of the corpus uploaded: each bad one named failed with its reason in the job, the
+    good ones indexed, no 5xx, and nothing written outside the server's home."""
+    from tests.fixtures.api_server import API_KEY, AUTH, ApiServer
+
+    folder = tmp_path / "corpus"
+    kinds = {k.name: k for k in build_corpus(folder)}
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and os.path.getsize(p) < 4_000_000
+    )
+    home = tmp_path / "home"
+    env = {
+        **CAPS,
+        "MMRAG_API_KEYS": f'["{API_KEY}"]',
+        "MMRAG_CLIP_MODEL": tiny_clip,
+        "MMRAG_MAX_UPLOAD_FILES": "60",
+    }
+    outside_before = sorted(p.name for p in tmp_path.iterdir())
+    server = ApiServer(home, env)
+    try:
+        with server.client() as http:
+            body = [
+                ("files", (f"f{i:02d}", p.read_bytes(), "application/octet-stream"))
+                for i, p in enumerate(files)
+            ]
+            accepted = http.post("/v1/sources", files=body, headers=AUTH)
+            assert accepted.status_code == 202, accepted.text
+        job = server.wait_job(accepted.json()["job_id"], timeout=MAX_SECONDS)
+        with server.client() as http:
+            statuses = [http.get(p, headers=AUTH).status_code for p in ("/v1/sources", "/v1/health")]
+    finally:
+        server.stop()
+    assert all(s < 500 for s in statuses), statuses
+    by_name = {files[int(f["name"][1:])]: f for f in job["files"]}
+    for path, result in by_name.items():
+        name = os.path.relpath(path, folder)
+        kind = kinds.get(name)
+        if kind is not None and kind.outcome in ("failed", "skipped"):
+            assert result["state"] == "failed", (name, result)
+            assert kind.reason in result["error"] or kind.outcome == "skipped", (name, result)
+            assert str(tmp_path) not in result["error"], "no server path in an error"
+        elif kind is None or kind.outcome == "indexed":
+            assert result["state"] in ("indexed", "unchanged"), (name, result)
+    written = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("api-"))  # the server's log
+    assert written == sorted([*outside_before, "home"]), "only the server's home was written"
