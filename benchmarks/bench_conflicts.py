@@ -146,7 +146,7 @@ def main() -> None:
         {
             "data": f"{args.data.name} (SQuAD 2.0 dev, CC BY-SA 4.0)",
             "seed": args.seed,
-            "detector": "generation.conflicts.ConflictDetector (no model; min_coverage 0.4, restated 0.6)",
+            "detector": "generation.conflicts.ConflictDetector (no model; min_coverage 0.4, context_weight 0.5, restated 0.6)",
             "limits": "swapped pairs are two versions of one text; independently worded disagreements are not measured",
             **result,
         },

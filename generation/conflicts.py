@@ -10,6 +10,8 @@ compatible when one's keys include the other's ("2025" and "3 March 2025" are; "
   quoted passage) with incompatible values, or
 - neither item's answer is compatible with any claim of the other.
 A passage about something else that happens to hold a number covers too little of the question to count.
+Words of the question found elsewhere in the item (a notice's heading) count half, so a short line such as
+"Opening hours: 10:00–18:00" under "Linden Street library" still answers a question about that library.
 
 Each claim carries the time of its source when known (EXIF `taken_at` in the payload, a `modified`/`mtime`
 payload field, or the file's modification time when the uri is a local file), so a conflict can say which
@@ -123,10 +125,14 @@ class ConflictDetector:
     Args:
         min_coverage: Share of the question's content words a claim's sentence must contain.
         when: Returns a source's time (default `source_time`); injectable for tests.
+        context_weight: Weight of question words found in the item but outside the claim's sentence.
     """
 
-    def __init__(self, min_coverage: float = 0.4, when: SourceTime = source_time) -> None:
+    def __init__(
+        self, min_coverage: float = 0.4, when: SourceTime = source_time, context_weight: float = 0.5
+    ) -> None:
         self.min_coverage = min_coverage
+        self.context_weight = context_weight
         self.when = when
         self._stemmer: Any = None
 
@@ -168,6 +174,7 @@ class ConflictDetector:
         """Claims of one evidence item, best covering first."""
         found: list[tuple[float, Claim]] = []
         when: float | None = None
+        item_terms = self._terms(hit.segment.text)
         for raw in _SENTENCE_END.split(hit.segment.text):
             sentence = " ".join(raw.split())
             if len(sentence.split()) < 3:
@@ -176,6 +183,10 @@ class ConflictDetector:
             if not values:
                 continue
             coverage = self._coverage(q_terms, sentence, values)
+            # The item's other words (a notice's title, the paragraph's subject) count half: a short line
+            # such as "Opening hours: 10:00-18:00" is about the library its heading names.
+            elsewhere = (q_terms - self._terms(sentence)) & item_terms
+            coverage += self.context_weight * len(elsewhere) / max(1, len(q_terms))
             if coverage < self.min_coverage:
                 continue
             if not found:

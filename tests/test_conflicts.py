@@ -80,6 +80,10 @@ def test_kinds_of_conflict_and_agreement() -> None:
     assert len(detect_conflicts(QUESTION, [old, new])) == 1
     assert detect_conflicts(QUESTION, [old, same]) == [], "9:00–17:00 and 9 a.m.–5 p.m. agree"
     assert detect_conflicts(QUESTION, [old, _hit(OTHER, "d", "pool.txt")]) == []
+    # worded differently: a short line under a heading that names the library
+    sign = _hit("Linden Street public library\nOpening hours: 10am-6pm, Monday to Friday.", "e", "sign.txt")
+    [worded] = detect_conflicts(QUESTION, [old, sign])
+    assert [c.value for c in worded.claims] == ["9:00–17:00", "10am–6pm"]
     # the same source saying two things (a page and its paragraph) is not a disagreement between sources
     assert detect_conflicts(QUESTION, [old, _hit(NEW_NOTICE, "a", "old.txt")]) == []
 
