@@ -146,6 +146,20 @@ def test_upload_names_cannot_escape_the_uploads_folder(shared_api: ApiServer) ->
     assert job["files"][1]["state"] in ("indexed", "unchanged") and job["files"][2]["state"] == "indexed", job
 
 
+def test_nameless_uploads_get_distinct_names_and_failed_uploads_leave_no_file(
+    shared_api: ApiServer, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01 not a format anyone reads " * 64)
+    srcs = [IMAGES[0], IMAGES[1], junk]
+    job = shared_api.wait_job(_upload(shared_api, *srcs, names=["..", "...", "junk.bin"])["job_id"])
+    shown = [f["name"] for f in job["files"]]
+    assert shown[0] != shown[1] and all(n.startswith("upload-") for n in shown[:2]), shown
+    assert job["files"][2]["state"] == "failed", job
+    stored = {p.stem for p in (shared_api.home / "uploads").iterdir()}
+    assert hashlib.sha256(junk.read_bytes()).hexdigest() not in stored, "a failed upload's file stays"
+
+
 def test_oversize_and_too_many_files_give_413(shared_api: ApiServer, tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(6 * 1024 * 1024))

@@ -280,8 +280,10 @@ class JobRunner:
             return
         if report.failed:
             self.store.set_file(job_id, f.idx, "failed", error=report.failed[0].error)
+            self.uploads.delete(f.stored)  # nothing of it is indexed: keep no orphan file
         elif report.skipped:  # never indexable (an unsupported type): nothing of the upload is searchable
             self.store.set_file(job_id, f.idx, "failed", error=f"skipped: {report.skipped[0].error}")
+            self.uploads.delete(f.stored)
         elif report.unchanged:
             self.store.set_file(job_id, f.idx, "unchanged")
         else:

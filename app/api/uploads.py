@@ -24,6 +24,9 @@ CHUNK = 1024 * 1024
 def display_name(raw: str | None) -> str:
     """A readable, harmless name from an upload name: last path part, no control or shell characters.
 
+    Empty when nothing usable is left (`..`, `""`): `UploadStore.save` then names the upload after its
+    content, so two such uploads never share (and silently replace) one uri.
+
     >>> display_name("../../etc/passwd")
     'passwd'
     >>> display_name("C:\\\\photos\\\\My cat.JPG")
@@ -36,7 +39,7 @@ def display_name(raw: str | None) -> str:
     if len(name) > 200:
         stem, ext = os.path.splitext(name)
         name = stem[: 200 - len(ext)] + ext
-    return name or "upload"
+    return name
 
 
 def safe_extension(name: str) -> str:
@@ -78,6 +81,7 @@ class UploadStore:
             os.replace(tmp, self.root / stored)  # same bytes, same name: idempotent
         finally:
             tmp.unlink(missing_ok=True)
+        name = name or f"upload-{digest.hexdigest()[:12]}"
         return StoredUpload(stored=stored, name=name, size=size, sha256=digest.hexdigest())
 
     def path(self, stored: str) -> Path:
