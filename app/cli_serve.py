@@ -40,7 +40,7 @@ def serve(
 
     from app.api.main import create_app
     from app.api.serving import PublishingServer
-    from app.home import StoreLock, new_token, unpublish
+    from app.home import StoreLock, discover, new_token, unpublish
     from core.settings import Settings
 
     settings = Settings()
@@ -49,6 +49,9 @@ def serve(
             f"refusing to serve on {host} without API keys: set MMRAG_API_KEYS='[\"a-long-secret\"]' "
             "(or pass --insecure)"
         )
+    running = discover(settings.home)
+    if running is not None:
+        raise fail(f"{settings.home} is already served by process {running.pid} at {running.url}", 1)
     lock = None
     if not settings.qdrant_url:  # the embedded store is single-process: this server owns the home
         lock = StoreLock(settings.home)

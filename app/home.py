@@ -38,7 +38,7 @@ DOING = {
     "ask": "answering",
     "doctor": "checking",
     "reembed": "re-embedding",
-    "serve": "serving (the API)",
+    "serve": "mmrag serve, starting up",  # once it listens, commands go through it instead of waiting
 }
 
 

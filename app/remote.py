@@ -99,7 +99,7 @@ class RemoteBackend:
         if image is not None:
             body["image"] = base64.b64encode(image).decode("ascii")
         data = self._request("POST", "/v1/search", json=body)
-        hits = [{k: v for k, v in h.items() if k not in ("media_url", "file_url")} for h in data["hits"]]
+        hits = [_as_cli_hit(h) for h in data["hits"]]
         return {"hits": hits, "method": data.get("method", "hybrid")}
 
     def ask(self, question: str) -> dict[str, Any]:
@@ -122,6 +122,18 @@ class RemoteBackend:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _as_cli_hit(hit: dict[str, Any]) -> dict[str, Any]:
+    """An API hit in `Hit.to_dict()`'s shape: no server URLs, optional fields only when set."""
+    return {
+        k: v
+        for k, v in hit.items()
+        if k not in ("media_url", "file_url") and not (v is None and k in OPTIONAL)
+    }
+
+
+OPTIONAL = ("relevance",)  # hit fields `Hit.to_dict()` leaves out when unset (the API sends null)
 
 
 def _raise_for(response: httpx.Response) -> None:
