@@ -15,6 +15,7 @@ holds the answer. The metrics:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import statistics
@@ -63,10 +64,14 @@ def load_qa(path: Path) -> list[QaItem]:
     return items
 
 
+_PUNCTUATION = str.maketrans("", "", string.punctuation + "—’‘")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+@functools.lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation) | {"—", "’", "‘"})
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
 
 
 def contains_gold(answer_text: str, gold: Iterable[str]) -> bool:

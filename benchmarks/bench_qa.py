@@ -42,8 +42,8 @@ SQUAD = DATA / "qa" / "squad2-dev-sample.json"
 TYPE_PENALTIES = (1.0, 0.8, 0.6, 0.4)
 ENTITY_PENALTIES = (1.0, 0.8, 0.6)
 CACHE = REPO / "benchmarks" / ".cache" / "qa_evidence.pkl"
-RELEVANCES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
-THRESHOLDS = tuple(round(0.2 + 0.025 * i, 3) for i in range(21))  # 0.2 .. 0.7
+RELEVANCES = (0.0, 0.2, 0.3, 0.4)
+THRESHOLDS = tuple(round(0.2 + 0.05 * i, 3) for i in range(11))  # 0.2 .. 0.7
 
 
 def write_paragraphs(squad: dict[str, Any], folder: Path) -> list[tuple[str, Any]]:
