@@ -244,12 +244,9 @@ def _spaces(container: Container, components: dict[str, dict[str, Any]]) -> dict
 
 def _backends(container: Container) -> dict[str, list[str]]:
     """Every registered backend by role (plugins named with their distribution): what the settings can pick."""
-    describe = getattr(getattr(container, "registry", None), "describe", None)
-    if describe is None:
-        return {}
     return {
         role: [b["name"] if b["origin"] == "mmrag" else f"{b['name']} ({b['origin']})" for b in backends]
-        for role, backends in describe().items()
+        for role, backends in container.registry.describe().items()
     }
 
 
