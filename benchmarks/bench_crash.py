@@ -170,10 +170,16 @@ def compare(reference: Snapshot, got: Snapshot) -> Comparison:
 def crash_run(
     folder: Path, home: Path, env: dict[str, str], kills: int, window_s: float, rng: random.Random
 ) -> tuple[list[Kill], tuple[int, dict[str, Any], float]]:
-    """Start `mmrag index` `kills` times, SIGKILL each a random delay (up to `window_s`) after it opened the
-    store, i.e. while it extracts, encodes and writes; then run it to the end."""
+    """Start `mmrag index` until it has been SIGKILLed `kills` times, each a random delay after it opened the
+    store (while it extracts, encodes, writes or builds the index on close); then run it to the end.
+
+    The delay is uniform up to `window_s`, the work of a clean run; when a run finishes first, the window
+    shrinks to that run's work (what is left once most files are stored), so later kills still land inside.
+    """
     record: list[Kill] = []
-    for _ in range(kills):
+    for _ in range(kills * 4):
+        if sum(k.killed for k in record) >= kills:
+            break
         proc = start_index(folder, env)
         delay = rng.uniform(0.0, window_s)
         opened = store_opened(proc, home)
@@ -181,6 +187,7 @@ def crash_run(
         if opened is not None:
             try:
                 proc.wait(delay)
+                window_s = max(0.05, min(window_s, time.monotonic() - opened))
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
                 killed = True
@@ -226,6 +233,7 @@ def trial(
         "seed": seed,
         "clean_work_s": round(clean_s, 2),
         "kills": [asdict(k) for k in record],
+        "runs": len(record),
         "killed_runs": sum(k.killed for k in record),
         "kills_leaving_partial_state": sum(
             k.killed and (k.indexing_after > 0 or k.rows_after != before)

@@ -40,7 +40,7 @@ def test_sigkill_loop_during_index_leaves_what_a_clean_run_leaves(
         for k in ("seed", "clean_work_s", "killed_runs", "kills_leaving_partial_state", "details")
     }
     print(summary)
-    assert result["killed_runs"] >= 3, summary  # killed while extracting, encoding or writing
+    assert result["killed_runs"] >= 10, summary  # killed while extracting, encoding or writing
     assert result["reference_points"] > 20 and result["points"] == result["reference_points"], summary
     assert (result["lost"], result["duplicated"], result["orphaned"]) == (0, 0, 0), summary
     assert result["segment_counts_equal"], summary
