@@ -114,7 +114,9 @@ def test_every_command_has_help() -> None:
 def test_piped_index_output_has_one_line_per_failed_file(mmrag_home: Path, tmp_path: Path) -> None:
     """Piped (not a terminal, 80 columns): nothing wraps, and paths with Rich markup print as written."""
     # "[" / "b]..." puts the markup `[/b]` in every path, which Rich would swallow or choke on
-    folder = tmp_path / "x[" / ("b]-a-folder-name-long-enough-that-every-path-in-it-passes-eighty-columns-" * 2)
+    folder = (
+        tmp_path / "x[" / ("b]-a-folder-name-long-enough-that-every-path-in-it-passes-eighty-columns-" * 2)
+    )
     folder.mkdir(parents=True)
     shutil.copy(SAMPLES / "field-notes.md", folder)
     broken = [folder / f"broken-[red]photo-{i}.jpg" for i in range(3)]
