@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import DATA, RESULTS, write_result  # noqa: E402
 
-SQUAD = DATA / "qa" / "squad2-dev-sample.json"
+SQUAD = Path(os.environ.get("MMRAG_EVAL_DATA") or DATA) / "qa" / "squad2-dev-sample.json"
 TYPE_PENALTIES = (1.0, 0.8, 0.6, 0.4)
 ENTITY_PENALTIES = (1.0, 0.8, 0.6)
 CACHE = REPO / "benchmarks" / ".cache" / "qa_evidence.pkl"
@@ -270,7 +270,7 @@ def main() -> None:
         json.loads(earlier.read_text()).get("baseline") if args.keep_baseline and earlier.is_file() else None
     )
     result: dict[str, Any] = {
-        "data": str(SQUAD.relative_to(DATA.parent)),
+        "data": "shared/data/qa/squad2-dev-sample.json",
         "settings": "defaults, no CLIP, no OCR",
     }
     with tempfile.TemporaryDirectory() as tmp:
