@@ -40,7 +40,8 @@ def ask(
 ) -> None:
     """Answer a question from the indexed files, with numbered sources.
 
-    `--json` prints the same fields as the API's `POST /v1/ask`: text, citations, route, timings, abstained.
+    `--json` prints the same fields as the API's `POST /v1/ask`: text (also as `answer`), citations, route,
+    timings, abstained, conflicts.
     """
     from app.backend import open_backend
 

@@ -271,6 +271,7 @@ def test_ask_answers_with_citations_as_json_and_as_sse(shared_api: ApiServer) ->
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["text"] and body["citations"], body
+        assert body["answer"] == body["text"], "the CLI's old name for the answer is kept"
         first = body["citations"][0]
         assert first["n"] == 1 and first["uri"] == "multi_page.pdf" and first["text"]
         assert http.get(f"/v1/sources/{first['source_id']}/file").status_code == 200

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, computed_field
 
 from core.types import Granularity, Hit, Modality
 
@@ -184,6 +184,13 @@ class AskResponse(BaseModel):
         description="Evidence that answers with incompatible values: kind, claims [{n, uri, value, quote}], "
         "newer (evidence number of the newest source) and the message shown in the answer.",
     )
+
+    @computed_field(
+        description="The same as `text`: the name `mmrag ask --json` used before the CLI and "
+        "the API shared one shape; kept so existing scripts keep working."
+    )
+    def answer(self) -> str:
+        return self.text
 
 
 JobState = Literal["queued", "running", "done", "failed"]
