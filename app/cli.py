@@ -30,6 +30,7 @@ from app.cli_output import (
     format_time,
     locate,
     note,
+    notes_once,
     out,
     print_hits,
     readable_help,
@@ -220,8 +221,10 @@ def index(
         emit_json(report)
     else:
         print_index_report(report)
-        for space, reason in unavailable.items():
-            note(f"no {space} space: {reason}")
+        from core.settings import Settings
+
+        for line in notes_once(Settings().home, unavailable):
+            note(line)
     raise typer.Exit(1 if report.get("failed") else 0)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -105,3 +106,28 @@ def readable_help() -> None:
     TyperOption.display_type_rich = option_display  # type: ignore[method-assign,assignment]
     TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign,assignment]
     TyperOption._mmrag_readable = True  # type: ignore[attr-defined]
+
+
+def notes_once(home: Path, unavailable: dict[str, str]) -> list[str]:
+    """The notes about missing optional spaces that this home has not shown yet (then remembered as shown).
+
+    A space switched off by a setting ("disabled ...") is the user's choice and no note; `mmrag doctor` lists
+    every space whatever its state. The shown reasons live in `<home>/notices.json`.
+    """
+    import json
+
+    path = home / "notices.json"
+    try:
+        shown = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        shown = {}
+    fresh = {s: r for s, r in unavailable.items() if not r.startswith("disabled") and shown.get(s) != r}
+    if fresh:
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**shown, **fresh}, indent=1), encoding="utf-8")
+        except OSError:
+            pass  # a read-only home: the note shows again next time, which is harmless
+    return [
+        f"no {space} space: {reason} (shown once; `mmrag doctor` lists it)" for space, reason in fresh.items()
+    ]

@@ -70,7 +70,8 @@ class Container:
         try:
             encoder.load()
         except ModelUnavailableError as exc:
-            log.warning("image space disabled: %s", exc)
+            # Not a warning on every command: `mmrag index` notes it once per home, `mmrag doctor` always.
+            log.info("image space disabled: %s", exc)
             self.unavailable["image"] = str(exc)
             return None
         return encoder
