@@ -295,7 +295,11 @@ def search(
     if json_out:
         emit_json(result)
     else:
-        print_hits(result["hits"])
+        from core.settings import Settings
+        from retrieval.relevance import default_calibration
+
+        threshold = Settings().relevance_threshold
+        print_hits(result["hits"], default_calibration().threshold if threshold is None else threshold)
 
 
 @app.command()

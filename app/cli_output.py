@@ -62,17 +62,23 @@ def locate(uri: str, locator: dict[str, Any]) -> str:
     return uri
 
 
-def print_hits(hits: list[dict[str, Any]]) -> None:
-    """Search hits for a person: rank, score, granularity, where; then a one-line snippet."""
+def print_hits(hits: list[dict[str, Any]], relevance_threshold: float | None = None) -> None:
+    """Search hits for a person: rank, fused score, calibrated relevance (when known), granularity, where;
+    then a one-line snippet. When no hit reaches `relevance_threshold` a note says there is no good match."""
     if not hits:
         out.print("no results")
     for rank, hit in enumerate(hits, start=1):
         where = escape(locate(hit["uri"], hit.get("locator") or {}))
         granularity = escape(f"[{hit['granularity']}]")
-        out.print(f"[bold]{rank:>2}.[/bold] {hit['score']:.4f} {granularity} [cyan]{where}[/cyan]")
+        relevance = hit.get("relevance")
+        rel = f" rel {relevance:.2f}" if isinstance(relevance, int | float) else ""
+        out.print(f"[bold]{rank:>2}.[/bold] {hit['score']:.4f}{rel} {granularity} [cyan]{where}[/cyan]")
         snippet = " ".join(str(hit.get("text") or "").split())[:160]
         if snippet:
             out.print(f"     {snippet}", markup=False, highlight=False)
+    rated = [h["relevance"] for h in hits if isinstance(h.get("relevance"), int | float)]
+    if relevance_threshold is not None and rated and max(rated) < relevance_threshold:
+        note(f"no good match (best relevance {max(rated):.2f} < {relevance_threshold:.2f})")
 
 
 def waiting(holder: Holder | None) -> None:
