@@ -305,7 +305,7 @@ def main() -> None:
         knobs_now = (shipped.type_penalty, shipped.entity_penalty)
         if knobs_now not in answered:
             generator.type_penalty, generator.entity_penalty = knobs_now
-            answered[knobs_now] = [(i, *generator.answer(i.question, e)) for i, e in cases]
+            answered[knobs_now] = [(i, *generator.answer(i.question, e), top_relevance(e)) for i, e in cases]
         result["shipped_generator"] = {
             "name": "ask's evidence + the extractive generator's shipped defaults (no conflicts pass)",
             "type_penalty": knobs_now[0],
