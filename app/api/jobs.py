@@ -178,6 +178,15 @@ class JobStore:
             db.execute("UPDATE api_jobs SET updated_at = ? WHERE job_id = ?", (time.time(), job_id))
             db.execute("COMMIT")
 
+    def stored_in_use(self, stored: str) -> bool:
+        """Whether an upload file is still needed: a file of some job that is not failed refers to it (the
+        store is content-addressed, so several uploads can share one file)."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT 1 FROM api_job_files WHERE stored = ? AND state != 'failed' LIMIT 1", (stored,)
+            ).fetchone()
+        return row is not None
+
     def stored_for_source(self, source_id: str) -> list[str]:
         """Storage names of uploads with this content (the source's original file), newest first."""
         with self._db() as db:
@@ -280,14 +289,19 @@ class JobRunner:
             return
         if report.failed:
             self.store.set_file(job_id, f.idx, "failed", error=report.failed[0].error)
-            self.uploads.delete(f.stored)  # nothing of it is indexed: keep no orphan file
+            self._discard(f.stored)
         elif report.skipped:  # never indexable (an unsupported type): nothing of the upload is searchable
             self.store.set_file(job_id, f.idx, "failed", error=f"skipped: {report.skipped[0].error}")
-            self.uploads.delete(f.stored)
+            self._discard(f.stored)
         elif report.unchanged:
             self.store.set_file(job_id, f.idx, "unchanged")
         else:
             self.store.set_file(job_id, f.idx, "indexed", segments=report.segments)
+
+    def _discard(self, stored: str) -> None:
+        """Remove a failed upload's file unless another upload of the same bytes still needs it."""
+        if not self.store.stored_in_use(stored):
+            self.uploads.delete(stored)
 
     def _finish(self, job_id: str) -> None:
         files = self.store.get(job_id).files
