@@ -291,3 +291,4 @@ def test_ask_answers_with_citations_as_json_and_as_sse(shared_api: ApiServer) ->
     done = events[-1][1]
     assert "".join(d for e, d in events if e == "token") == done["text"]
     assert done["citations"] and set(done["citations"][0]) >= set(first)
+    assert done["citations"][0]["locator"] == first["locator"], "the stream cites another place than the JSON"

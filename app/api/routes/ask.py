@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from app.api.routes.sources import file_url
 from app.api.schemas import AskRequest, AskResponse, CitationOut, error_responses
 from app.container import Container
 from core.errors import MmragError, ModelUnavailableError
-from core.types import Answer, Segment
+from core.types import Answer, Locator, Segment
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,24 @@ def _add_urls(request: Request, items: Any) -> Any:
     return out
 
 
+def _at_cited_moment(seg: Segment, citation: dict[str, Any]) -> Segment:
+    """The stored segment with the locator the citation gives (the sentence or keyframe within its window)."""
+    locator = citation.get("locator")
+    return replace(seg, locator=Locator.from_dict(locator)) if locator else seg
+
+
 def _final(request: Request, container: Container, data: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's `done` answer in the same shape as the JSON `/v1/ask` response."""
-    cited = {c["segment_id"]: c["n"] for c in data.get("citations", []) if "segment_id" in c}
+    cited = {c["segment_id"]: c for c in data.get("citations", []) if "segment_id" in c}
     segments = container.store.get(list(cited)) if cited else []
-    citations = sorted((citation_out(request, cited[s.segment_id], s) for s in segments), key=lambda c: c.n)
+    citations = sorted(
+        (
+            # the stored segment's locator is its whole window: keep the cited moment (sentence, keyframe)
+            citation_out(request, cited[s.segment_id]["n"], _at_cited_moment(s, cited[s.segment_id]))
+            for s in segments
+        ),
+        key=lambda c: c.n,
+    )
     return AskResponse(
         text=data.get("answer", data.get("text", "")),
         citations=citations,
