@@ -136,6 +136,10 @@ def print_index_report(report: dict[str, Any]) -> None:
         if isinstance(item, dict):
             reason = _one_line(item.get("reason") or item.get("error") or "")
             err.print(f"[yellow]skipped[/yellow] {escape(_one_line(item.get('uri', '')))}: {escape(reason)}")
+    for item in report.get("unsearchable", []):
+        err.print(
+            f"[yellow]not searchable[/yellow] {escape(_one_line(item['uri']))}: {escape(item['reason'])}"
+        )
     n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
     parts = [f"indexed {report.get('indexed', 0)}", f"unchanged {report.get('unchanged', 0)}"]
     if "skipped" in report:

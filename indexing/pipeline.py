@@ -71,7 +71,8 @@ class IndexReport:
     `failed` files could not be indexed (a bad file, a file over a limit); `skipped` files are not indexed
     on purpose and will not be on any run (an unsupported type, a link out of the folder); `renamed` are
     indexed sources found at a new path (their uri was updated, nothing re-extracted); `pruned` are the
-    uris removed by `prune` because their files are gone.
+    uris removed by `prune` because their files are gone; `unsearchable` are indexed pictures that no search
+    can find: no text in them (OCR, EXIF) and no image space to embed the pixels (CLIP weights missing).
     """
 
     indexed: int = 0
@@ -80,6 +81,7 @@ class IndexReport:
     skipped: list[Failure] = field(default_factory=list)
     renamed: list[Renamed] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    unsearchable: list[Failure] = field(default_factory=list)
     segments: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class IndexReport:
             "skipped": [{"uri": f.uri, "reason": f.error} for f in self.skipped],
             "renamed": [{"from": r.old, "to": r.new} for r in self.renamed],
             "pruned": list(self.pruned),
+            "unsearchable": [{"uri": f.uri, "reason": f.error} for f in self.unsearchable],
             "segments": self.segments,
         }
 
@@ -101,6 +104,17 @@ class PendingFile:
     source: Source
     items: list[Extracted]
     replaces: list[str]
+
+
+UNSEARCHABLE = (
+    "indexed, but nothing in it is searchable: no text in the picture (OCR, EXIF) and no image space to "
+    "embed it (CLIP weights missing: see mmrag doctor)"
+)
+
+
+def _pictures_only(items: Sequence[Extracted]) -> bool:
+    """A file whose segments carry pictures and no text at all: only an image space could find it."""
+    return any(item.images for item in items) and not any(item.segment.text.strip() for item in items)
 
 
 def failure_message(exc: BaseException) -> str:
@@ -382,6 +396,8 @@ class Indexer:
                 self._drop(old)
             report.indexed += 1
             report.segments += len(p.items)
+            if self.image_encoder is None and _pictures_only(p.items):
+                report.unsearchable.append(Failure(p.source.uri, UNSEARCHABLE))
 
     def _forget_partial(self, source_id: str) -> None:
         try:

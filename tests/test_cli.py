@@ -38,7 +38,16 @@ def test_index_search_sources_delete_json(mmrag_home: Path, tmp_path: Path) -> N
 
     code, report = run("index", str(folder), "--json")
     assert code == 1, "some files failed, so the exit code is 1"
-    assert set(report) == {"indexed", "unchanged", "failed", "skipped", "renamed", "pruned", "segments"}
+    assert set(report) == {
+        "indexed",
+        "unchanged",
+        "failed",
+        "skipped",
+        "renamed",
+        "pruned",
+        "unsearchable",
+        "segments",
+    }
     assert report["indexed"] == 2 and report["unchanged"] == 0 and report["segments"] > 2
     assert [Path(f["uri"]).name for f in report["failed"]] == ["corrupt.jpg"]
     assert set(report["failed"][0]) == {"uri", "error"}
@@ -51,6 +60,7 @@ def test_index_search_sources_delete_json(mmrag_home: Path, tmp_path: Path) -> N
         "skipped": [],
         "renamed": [],
         "pruned": [],
+        "unsearchable": [],
         "segments": 0,
     }
 
