@@ -61,7 +61,7 @@ _DURATION = re.compile(
     re.I,
 )
 _TIME = re.compile(
-    rf"\b(?:1\d{{3}}s?|20\d{{2}}s?|\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)|"
+    rf"\b(?:1\d{{3}}s?|20\d{{2}}s?|\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)|\d{{1,2}}:\d{{2}}|"
     rf"(?:\w+\s+)?o'clock|half past \w+|quarter (?:past|to) \w+|noon|midnight|"
     rf"(?:{_MONTHS})\b(?:\s+\d{{1,2}})?|(?:{_DAYS})|(?:{_ORDINALS})\s+(?:of\s+)?(?:{_MONTHS})|"
     rf"(?:\d+(?:st|nd|rd|th)|{_ORDINALS})[\s-]+(?:century|centuries|millennium)|\d+(?:st|nd|rd|th)|"
@@ -184,6 +184,8 @@ def answer_spans(sentence: str, kind: AnswerType, question: str) -> list[str]:
         ]
     if kind is AnswerType.FREQUENCY and not spans:
         spans = answer_spans(sentence, AnswerType.NUMBER, question)
+    if kind is AnswerType.TIME:  # "9:15" or "1066" answers "when" better than "every morning" beside it
+        spans.sort(key=lambda span: not any(ch.isdigit() for ch in span))
     return spans
 
 

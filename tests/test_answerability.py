@@ -47,6 +47,13 @@ def test_answer_spans_are_new_expressions_of_the_asked_type() -> None:
     assert answer_spans("anything", AnswerType.ANY, "What?") == []
 
 
+def test_a_clock_time_or_year_answers_when_before_a_vague_time_word() -> None:
+    ferry = "The ferry to Gull Island leaves at 9:15 every morning."
+    assert answer_spans(ferry, AnswerType.TIME, "When does the ferry leave?") == ["9:15", "morning"]
+    assert answer_spans("It opened in the summer of 1998.", AnswerType.TIME, "When?")[0] == "1998"
+    assert answer_spans("The score was 3.14 points.", AnswerType.TIME, "When?") == []
+
+
 def test_missing_entities() -> None:
     text = "The Normans conquered England in 1066."
     assert missing_entities("When did the Normans conquer England?", text) == []
