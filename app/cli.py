@@ -337,18 +337,8 @@ def delete(
 ) -> None:
     """Delete a source: its points, media and manifest entry."""
     backend = backend_for("delete")
-    try:
-        try:
-            record = resolve_source(backend.sources(), source)
-        except InvalidRequestError as exc:
-            raise fail(str(exc), 2) from exc
-        except ValidationError as exc:  # MMRAG_* settings that do not validate: one line, not a traceback
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-            )
-            raise fail(f"invalid settings: {problems}", 2) from exc
-        except MmragError as exc:
-            raise fail(str(exc), 1) from exc
+    try:  # an unknown or ambiguous source is a usage error (2): MmragGroup turns it into one line
+        record = resolve_source(backend.sources(), source)
         deleted = backend.delete(record["source_id"])
     finally:
         backend.close()
