@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from app.home import LOCK_FILE, SERVER_FILE, StoreLock, read_server_file
 from tests.conftest import SAMPLES
@@ -104,20 +103,14 @@ def test_cli_goes_through_the_server_with_the_same_json(
     folder: Path,
     tiny_clip: str,
     mmrag_home: Path,
-    make_container: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Without a server: the CLI in this process opens the store itself (models shared with the session).
-    from app import cli, cli_rag
-
-    monkeypatch.setenv("MMRAG_OCR", "false")
-    monkeypatch.setattr(cli, "container_from_env", lambda: make_container(ocr=False))
-    monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container(ocr=False))
+    # Without a server: the console script opens the store itself. A separate process, like the served side,
+    # so nothing an earlier test left in this process (shared models, caches) can tell the two apart.
+    alone_env = cli_env(mmrag_home, tiny_clip)
 
     def run_here(*args: str) -> tuple[int, Any]:
-        result = CliRunner().invoke(cli.app, list(args))
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+        result = mmrag(alone_env, *args)
+        return result.returncode, as_json(result)
 
     alone = session_of_commands(run_here, folder)
     assert not (mmrag_home / SERVER_FILE).exists()

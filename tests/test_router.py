@@ -96,6 +96,7 @@ def test_unsure_router_selects_several_routes() -> None:
     assert len(flat.selected) == 3
 
 
+@pytest.mark.eval_data  # router-dev.jsonl
 def test_train_router_from_a_file(tmp_path: Path, text_encoder: Any) -> None:
     data = tmp_path / "mine.jsonl"
     rows = _sample(6, seed=2)
