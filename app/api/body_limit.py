@@ -5,9 +5,9 @@ once took the server from 1.8 to 4.6 GB). Uploads have their own, larger limit (
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import ApiError, error_response
+from app.api.errors import call_with_body_limit
 
 
 class RequestBodyLimit:
@@ -26,18 +26,4 @@ class RequestBodyLimit:
             await self.app(scope, receive, send)
             return
         message = f"request body larger than the limit of {self.max_bytes // 1024} KB (MMRAG_MAX_BODY_KB)"
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await error_response(413, "payload_too_large", message)(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            msg = await receive()
-            received += len(msg.get("body", b""))
-            if received > self.max_bytes:
-                raise ApiError(413, "payload_too_large", message)
-            return msg
-
-        await self.app(scope, counting_receive, send)
+        await call_with_body_limit(self.app, scope, receive, send, self.max_bytes, message)

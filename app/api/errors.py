@@ -175,19 +175,27 @@ class BodyLimitMiddleware:
                 scope, receive, send
             )
             return
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await error_response(413, "payload_too_large", message)(scope, receive, send)
-            return
-        received = 0
+        await call_with_body_limit(self.app, scope, receive, send, self.max_bytes, message)
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            msg = await receive()
-            received += len(msg.get("body", b""))
-            if received > self.max_bytes:
-                # FastAPI re-raises HTTPExceptions raised while it reads the body: our handler answers.
-                raise ApiError(413, "payload_too_large", message)
-            return msg
 
-        await self.app(scope, counting_receive, send)
+async def call_with_body_limit(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, max_bytes: int, message: str
+) -> None:
+    """Call `app`, refusing a body over `max_bytes` with 413 `message`: by its Content-Length header before
+    anything is read, else counted as it arrives (shared by the upload and the every-endpoint limits)."""
+    length = dict(scope["headers"]).get(b"content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        await error_response(413, "payload_too_large", message)(scope, receive, send)
+        return
+    received = 0
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        msg = await receive()
+        received += len(msg.get("body", b""))
+        if received > max_bytes:
+            # FastAPI re-raises HTTPExceptions raised while it reads the body: our handler answers.
+            raise ApiError(413, "payload_too_large", message)
+        return msg
+
+    await app(scope, counting_receive, send)
