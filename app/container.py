@@ -140,7 +140,7 @@ class Container:
 
     @cached_property
     def indexer(self) -> Indexer:
-        from indexing.extraction_worker import build_extraction
+        from app.builders import build_extraction
         from indexing.pipeline import Indexer
 
         return Indexer(

@@ -8,7 +8,7 @@ classes and settings the local engine uses.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings
 
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 class ContainerStageComponents:
     """`indexing.ray_engine.StageComponents` from a `Container`; only what a stage touches gets loaded."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         from app.container import Container
 
-        self.container = Container(settings)
+        self.container = Container(Settings(**config))
 
     @property
     def extractors(self) -> Sequence[Extractor]:
@@ -59,6 +59,12 @@ def ray_indexer(container: Container, address: str | None = None, actors: int = 
     """
     from indexing.ray_engine import RayIndexer
 
+    settings = container.settings
     return RayIndexer(
-        container.indexer, container.settings, ContainerStageComponents, address=address, actors=actors
+        container.indexer,
+        settings.model_dump(),
+        ContainerStageComponents,
+        batch_size=settings.batch_size,
+        address=address,
+        actors=actors,
     )

@@ -276,9 +276,9 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None, help="What to index (default: repo test files).")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    from app.builders import build_text_encoder
     from benchmarks.common import write_result
     from core.settings import Settings
-    from indexing.encoders import build_text_encoder
 
     with tempfile.TemporaryDirectory(prefix="mmrag-crash-") as tmp:
         work = Path(tmp)

@@ -100,8 +100,8 @@ def main() -> None:
     )
     parser.add_argument("--photos", type=int, default=20)
     args = parser.parse_args()
+    from app.builders import build_extractors
     from core.settings import Settings
-    from indexing.extractors import build_extractors
 
     load_before = os.getloadavg()[0]
     result = {

@@ -142,16 +142,16 @@ def whole_corpus(root: Path) -> dict[str, Any]:
 
 def isolation_overhead(root: Path, rounds: int = 3) -> dict[str, Any]:
     """Extraction time of ordinary files in-process vs through the warm worker (same extractors)."""
+    from app.builders import build_extraction, build_extractors
     from core.settings import Settings
-    from indexing.extraction_worker import InlineExtraction, IsolatedExtraction
-    from indexing.extractors import build_extractors
+    from indexing.extraction_worker import InlineExtraction
     from indexing.rapidocr_ocr import RapidOcr
     from indexing.sources import load_source
 
-    settings = Settings(home=root / "home-overhead", clip_model="")
+    settings = Settings(home=root / "home-overhead", clip_model="", extract_isolation="process")
     files = sorted(p for p in SAMPLES.iterdir() if p.is_file())
     inline = InlineExtraction(build_extractors(settings, RapidOcr()))
-    isolated = IsolatedExtraction(settings)
+    isolated = build_extraction(settings, [])
     times: dict[str, list[float]] = {"inline": [], "isolated": []}
     try:
         for path in files:  # warm both (models, worker start)

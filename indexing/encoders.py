@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, cast
 from pydantic import BaseModel
 
 from core.protocols import TextEncoder
-from core.registry import Components, Given, Registry, default_registry, selected_name
+from core.registry import Components, Registry
 
 if TYPE_CHECKING:
-    from core.settings import Settings
     from indexing.open_clip_encoder import OpenClipEncoder
 
 logger = logging.getLogger(__name__)
@@ -84,19 +83,3 @@ def register(registry: Registry) -> None:
     registry.add("text_encoder", "torch", TorchTextConfig, _torch_text)
     registry.add("text_encoder", "onnx", OnnxTextConfig, _onnx_text)
     registry.add("image_encoder", "open_clip", OpenClipConfig, _open_clip)
-
-
-def build_text_encoder(settings: Settings) -> TextEncoder:
-    """The `text` space encoder the settings select (`text_backend`), built through the registry.
-
-    Raises:
-        ConfigError: `text_backend` names no registered backend.
-    """
-    name = selected_name(settings, "text_encoder")
-    return cast(TextEncoder, default_registry().build("text_encoder", name, settings, Given()))
-
-
-def build_image_encoder(settings: Settings) -> OpenClipEncoder | None:
-    """The `image` space encoder the settings select (`image_backend`), or None when disabled."""
-    name = selected_name(settings, "image_encoder")
-    return cast("OpenClipEncoder | None", default_registry().build("image_encoder", name, settings, Given()))

@@ -2,7 +2,8 @@
 
 Parsers of PDFs, Office files, pictures and media are large native libraries fed with files nobody curated.
 `IsolatedExtraction` runs them in one persistent worker process (started on first use, reused across files,
-so models such as the OCR engine load once), with an address-space limit (`RLIMIT_AS`) and a per-file
+so models such as the OCR engine load once; it builds its extractors with a picklable factory the composition
+root hands over, see `app.builders.worker_extractors`), with an address-space limit (`RLIMIT_AS`) and a per-file
 timeout. A file that runs out of memory, runs over time or crashes the worker is reported failed with the
 reason; the worker is then replaced and the batch goes on. Measured overhead on ordinary files is the
 pickling of the segments and pictures through a pipe (see benchmarks/bench_hostile.py).
@@ -11,7 +12,6 @@ pickling of the segments and pictures through a pipe (see benchmarks/bench_hosti
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import pickle
@@ -20,25 +20,24 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from core.errors import ExtractionError
 from core.protocols import Extracted, Extractor
 from core.types import Source
 from indexing.extractors import extractor_for
 
-if TYPE_CHECKING:
-    from core.settings import Settings
-
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing the parsers in a fresh process on a busy machine
-_SETTINGS_ENV = "MMRAG_EXTRACT_WORKER_SETTINGS"
 _LOG_ENV = "MMRAG_EXTRACT_WORKER_LOG_LEVEL"
 _REPO = Path(__file__).resolve().parents[1]
+
+ExtractorFactory = Callable[[dict[str, Any]], Sequence[Extractor]]
+"""A module-level callable (pickled by reference) that builds the worker's extractors from a JSON-able config."""
 
 
 class Extraction(Protocol):
@@ -82,13 +81,23 @@ class IsolatedExtraction:
     """Extraction in a persistent worker process with a per-file time budget and a memory limit.
 
     Args:
-        settings: the worker builds its extractors (and OCR engine) from these.
+        factory: builds the worker's extractors (and OCR engine) from `config`, inside the worker; a
+            module-level function, sent to the worker pickled by reference.
+        config: what `factory` is called with (JSON-able).
         timeout_s: seconds one file may take; the worker is killed and replaced after that.
         memory_mb: address-space limit of the worker (`RLIMIT_AS`), in MiB; 0 = no limit.
     """
 
-    def __init__(self, settings: Settings, *, timeout_s: float = 900.0, memory_mb: int = 4096) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        factory: ExtractorFactory,
+        config: dict[str, Any],
+        *,
+        timeout_s: float = 900.0,
+        memory_mb: int = 4096,
+    ) -> None:
+        self.factory = factory
+        self.config = config
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self._process: subprocess.Popen[bytes] | None = None
@@ -131,7 +140,6 @@ class IsolatedExtraction:
         # re-imports the caller's __main__), talking over a socket pair it inherits.
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_REPO), os.environ.get("PYTHONPATH", "")])}
-        env[_SETTINGS_ENV] = self.settings.model_dump_json()
         env[_LOG_ENV] = str(logging.getLogger("indexing").getEffectiveLevel())
         process = subprocess.Popen(
             [sys.executable, "-m", "indexing.extraction_worker", str(theirs.fileno()), str(self.memory_mb)],
@@ -142,6 +150,7 @@ class IsolatedExtraction:
         theirs.close()
         conn = Connection(ours.detach())
         try:
+            conn.send((self.factory, self.config))
             ready = conn.poll(_START_TIMEOUT_S) and conn.recv() == "ready"
         except (EOFError, OSError):
             ready = False
@@ -183,21 +192,14 @@ def _crash_reason(exitcode: int | None, memory_mb: int) -> str:
     return f"the extraction worker stopped unexpectedly (exit code {exitcode}); the file was not indexed"
 
 
-def serve(conn: Connection, settings: dict[str, Any], memory_mb: int) -> None:
-    """The worker's loop: build the extractors once, then extract each (source, path) sent."""
+def serve(conn: Connection, memory_mb: int) -> None:
+    """The worker's loop: build the extractors once (from the first message, `(factory, config)`), then
+    extract each (source, path) sent."""
     import gc
 
-    from core.settings import Settings
-    from indexing.extractors import build_extractors
-
     _limit_memory(memory_mb)
-    config = Settings.model_validate(settings)
-    ocr = None
-    if config.ocr:
-        from indexing.rapidocr_ocr import RapidOcr
-
-        ocr = RapidOcr()
-    extractors = build_extractors(config, ocr)
+    factory, config = conn.recv()
+    extractors = list(factory(config))
     conn.send("ready")
     while True:
         try:
@@ -247,21 +249,11 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def build_extraction(settings: Settings, extractors: Sequence[Extractor]) -> Extraction:
-    """The extraction the settings ask for: `process` (isolated, the default) or `none` (in this process)."""
-    if settings.extract_isolation == "process":
-        return IsolatedExtraction(
-            settings, timeout_s=settings.extract_timeout_s, memory_mb=settings.extract_memory_mb
-        )
-    return InlineExtraction(extractors)
-
-
 def main(argv: Sequence[str]) -> None:
-    """`python -m indexing.extraction_worker FD MEMORY_MB`, settings as JSON in $MMRAG_EXTRACT_WORKER_SETTINGS."""
-    settings = json.loads(os.environ.pop(_SETTINGS_ENV, "{}"))
+    """`python -m indexing.extraction_worker FD MEMORY_MB`; the extractor factory and its config come first."""
     level = int(os.environ.pop(_LOG_ENV, str(logging.WARNING)))
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    serve(Connection(int(argv[0])), settings, int(argv[1]))
+    serve(Connection(int(argv[0])), int(argv[1]))
 
 
 if __name__ == "__main__":

@@ -7,17 +7,16 @@ extractor (priority -100) comes last and a plugin's extractor (priority 0) befor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from core.errors import UnsupportedTypeError
 from core.protocols import Asr, Extractor, Ocr
-from core.registry import Components, Given, Registry, default_registry, selected_name
+from core.registry import Components, Registry
 from core.types import Source
 
 if TYPE_CHECKING:
-    from core.settings import Settings
     from indexing.text_segments import TextLayout
 
 
@@ -160,25 +159,6 @@ def register(registry: Registry) -> None:
     registry.add("extractor", "text", TextConfig, _text, priority=-100)  # the catch-all goes last
     registry.add("ocr", "rapidocr", RapidOcrConfig, _rapidocr)
     registry.add("asr", "faster-whisper", WhisperConfig, _whisper)
-
-
-def build_extractors(settings: Settings, ocr: Ocr | None = None, asr: Asr | None = None) -> list[Extractor]:
-    """Every registered extractor, configured from settings (without a container).
-
-    Args:
-        settings: chunk sizes, the pixel limit, recording windows; `settings.ocr` False disables OCR even
-            when `ocr` is given.
-        ocr: the shared OCR engine (load it once per process), or None for no OCR.
-        asr: the ASR model for recordings; default: the one the settings select (loads on first use).
-
-    Returns:
-        Extractors in the order they are tried: specific types before the catch-all text extractor.
-    """
-    registry = default_registry()
-    if asr is None:
-        asr = cast(Asr, registry.build("asr", selected_name(settings, "asr"), settings, Given()))
-    given = Given(ocr=ocr if settings.ocr else None, asr=asr)
-    return cast("list[Extractor]", registry.build_all("extractor", settings, given))
 
 
 def extractor_for(extractors: Sequence[Extractor], source: Source) -> Extractor:

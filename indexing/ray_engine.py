@@ -5,8 +5,8 @@ and checks the manifest (`Indexer.plan_file`), actors extract (`extract_source`)
 (`encode_records`), and the driver saves media, writes the store and the manifest (`Indexer.begin_source`,
 `Indexer.write`). Segment ids are deterministic, so both engines produce the same points.
 
-Actors build their components from the run's settings through a picklable factory (the composition root's,
-see `app.ray_components`); encoder actors ask for a GPU each when the cluster has GPUs. On a remote cluster
+Actors build their components from the run's config (the settings, JSON-able) through a picklable factory
+(the composition root's, see `app.ray_components`); encoder actors ask for a GPU each when the cluster has GPUs. On a remote cluster
 every node needs mmrag installed and the files reachable at the same paths.
 """
 
@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 from core.errors import UnsupportedTypeError
 from core.protocols import Extracted, Extractor, ImageEncoder, LexicalEncoder, Record, TextEncoder
-from core.settings import Settings
 from indexing.extraction_worker import extract_source
 from indexing.extractors import extractor_for
 from indexing.pipeline import (
@@ -63,15 +62,15 @@ class StageComponents(Protocol):
     def hooks(self) -> Sequence[RecordHook]: ...
 
 
-ComponentFactory = Callable[[Settings], StageComponents]
-"""A module-level callable (pickled by reference) that builds the components from settings."""
+ComponentFactory = Callable[[dict[str, Any]], StageComponents]
+"""A module-level callable (pickled by reference) that builds the components from the run's config."""
 
 
 class ExtractStage:
     """Ray actor: one row per input file in, one row per segment (or one error row) out."""
 
-    def __init__(self, factory: ComponentFactory, settings: dict[str, Any]) -> None:
-        self.components = factory(Settings(**settings))
+    def __init__(self, factory: ComponentFactory, config: dict[str, Any]) -> None:
+        self.components = factory(config)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"source_id": [], "total": [], "error": [], "blob": []}
@@ -95,8 +94,8 @@ class ExtractStage:
 class EncodeStage:
     """Ray actor: encodes a batch of segments; each row leaves as a pickled (record, media) pair."""
 
-    def __init__(self, factory: ComponentFactory, settings: dict[str, Any]) -> None:
-        self.components = factory(Settings(**settings))
+    def __init__(self, factory: ComponentFactory, config: dict[str, Any]) -> None:
+        self.components = factory(config)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows = [i for i, error in enumerate(batch["error"]) if not error]
@@ -137,8 +136,9 @@ class RayIndexer:
 
     Args:
         indexer: the local indexer; its store, manifest and media store are written on the driver.
-        settings: the settings every actor builds its components from.
-        components: picklable factory building the actors' extractors and encoders from settings.
+        config: what every actor builds its components from (JSON-able; the composition root's settings).
+        components: picklable factory building the actors' extractors and encoders from `config`.
+        batch_size: segments per encoder call.
         address: a Ray cluster to join ("auto", "ray://host:10001", "host:6379"); None starts a private
             local cluster for the run (reused if Ray is already initialised in this process).
         actors: actor pool size of each stage (encoder pools get one GPU per actor when GPUs exist and
@@ -151,16 +151,18 @@ class RayIndexer:
     def __init__(
         self,
         indexer: Indexer,
-        settings: Settings,
+        config: dict[str, Any],
         components: ComponentFactory,
         *,
+        batch_size: int = 32,
         address: str | None = None,
         actors: int = 2,
         num_cpus: float = 0.5,
         local_cpus: int | None = None,
     ) -> None:
         self.indexer = indexer
-        self.settings = settings
+        self.config = config
+        self.batch_size = batch_size
         self.components = components
         self.address = address
         self.actors = actors
@@ -270,7 +272,7 @@ class RayIndexer:
         if not log.isEnabledFor(logging.INFO):  # Ray Data's plan/progress lines would clutter the CLI
             logging.getLogger("ray.data").setLevel(logging.WARNING)
         gpus = int(ray.cluster_resources().get("GPU", 0))
-        args = {"factory": self.components, "settings": self.settings.model_dump()}
+        args = {"factory": self.components, "config": self.config}
         rows = [{"path": path, "source": pickle.dumps(p.source)} for p, path in run.planned.values()]
         ds: Any = ray.data.from_items(rows, override_num_blocks=min(len(rows), 4 * self.actors))
         ds = ds.map_batches(
@@ -284,7 +286,7 @@ class RayIndexer:
         return ds.map_batches(
             EncodeStage,
             fn_constructor_kwargs=args,
-            batch_size=self.settings.batch_size,
+            batch_size=self.batch_size,
             compute=ray.data.ActorPoolStrategy(size=gpus or self.actors),
             num_cpus=self.num_cpus,
             num_gpus=1 if gpus else 0,

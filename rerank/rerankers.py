@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Literal
 
 from pydantic import BaseModel
 
 from core.errors import ConfigError
-from core.protocols import ImageEncoder, MediaResolver, Reranker, TextEncoder
-from core.registry import Components, Given, Registry, default_registry, selected_name
+from core.protocols import MediaResolver, Reranker
+from core.registry import Components, Registry
 from core.types import Hit, Segment
 from rerank.mllm_reranker import MediaPath
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 
 class NoReranker:
@@ -67,7 +64,7 @@ class NoConfig(BaseModel):
 def _embedding(cfg: EmbeddingConfig, c: Components) -> Reranker:
     from rerank.embedding_reranker import EmbeddingReranker
 
-    return EmbeddingReranker(c.text_encoder, c.image_encoder, clip_fusion=cfg.clip_fusion)
+    return EmbeddingReranker(c.text_encoder, c.image_encoder, clip_fusion=cfg.clip_fusion, vectors=c.store)
 
 
 def _cross_encoder(cfg: CrossEncoderConfig, _: Components) -> Reranker:
@@ -96,25 +93,3 @@ def register(registry: Registry) -> None:
     registry.add("reranker", "cross-encoder", CrossEncoderConfig, _cross_encoder)
     registry.add("reranker", "mllm", MllmConfig, _mllm)
     registry.add("reranker", "none", NoConfig, _none)
-
-
-def build_reranker(
-    settings: Settings,
-    text_encoder: TextEncoder,
-    image_encoder: ImageEncoder | None = None,
-    media: MediaResolver | None = None,
-) -> Reranker:
-    """The reranker the settings select (`reranker`), built through the registry.
-
-    Args:
-        settings: Selects the backend and fills its config.
-        text_encoder: The `text` space encoder (embedding reranker).
-        image_encoder: CLIP (embedding reranker's image and GRAM scores), or None.
-        media: Where the MLLM reranker finds a segment's picture; None: text only.
-
-    Raises:
-        ConfigError: unknown reranker name.
-    """
-    given = Given(text_encoder=text_encoder, image_encoder=image_encoder, media=media)
-    name = selected_name(settings, "reranker")
-    return cast(Reranker, default_registry().build("reranker", name, settings, given))

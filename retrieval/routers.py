@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
 
 from core.errors import ConfigError
-from core.protocols import Generator, Router, TextEncoder
-from core.registry import Components, Given, Registry, default_registry, selected_name
+from core.protocols import Router
+from core.registry import Components, Registry
 from core.types import RouteDecision
 from retrieval.route_selection import RETRIEVAL_ROUTES
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 USER_WEIGHTS = "router_weights.npz"
 """Weights `mmrag router train` writes into MMRAG_HOME by default; used instead of the shipped ones."""
@@ -69,21 +65,3 @@ def register(registry: Registry) -> None:
     registry.add("router", "trained", TrainedRouterConfig, _trained)
     registry.add("router", "llm", NoConfig, _llm)
     registry.add("router", "all", NoConfig, _all)
-
-
-def build_router(settings: Settings, text_encoder: TextEncoder, generator: Generator) -> Router:
-    """The router the settings select (`router`), built through the registry.
-
-    Args:
-        settings: Selects the backend; `router_path` (weights `.npz`; default `$MMRAG_HOME/router_weights.npz`
-            when present, else the shipped weights) and `home`.
-        text_encoder: The `text` space encoder (the trained router embeds queries with it).
-        generator: The configured generator (the LLM router prompts it).
-
-    Raises:
-        ConfigError: unknown router name, or `router_path` does not exist.
-    """
-    given = Given(text_encoder=text_encoder, generator=generator)
-    return cast(
-        Router, default_registry().build("router", selected_name(settings, "router"), settings, given)
-    )

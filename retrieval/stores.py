@@ -6,15 +6,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
 
 from core.protocols import RescoringStore
-from core.registry import Components, Given, Registry, default_registry, selected_name
-
-if TYPE_CHECKING:
-    from core.settings import Settings
+from core.registry import Components, Registry
 
 
 class EmbeddedStoreConfig(BaseModel):
@@ -79,9 +75,3 @@ def register(registry: Registry) -> None:
     registry.add("store", "embedded", EmbeddedStoreConfig, _embedded)
     registry.add("store", "server", ServerStoreConfig, _server)
     registry.add("store", "memory", MemoryStoreConfig, _memory)
-
-
-def build_store(settings: Settings) -> RescoringStore:
-    """The store the settings select (`store`; `auto`: server when `qdrant_url` is set, else embedded)."""
-    name = selected_name(settings, "store")
-    return cast(RescoringStore, default_registry().build("store", name, settings, Given()))

@@ -270,18 +270,10 @@ PROBES_LEFT = {
 
 SETTINGS_READERS_LEFT = {
     # library modules that still see `Settings`; the registry's config models replace these reads
-    "indexing/encoders.py",  # build_text_encoder/build_image_encoder(settings): kept for tests, thin
-    "indexing/extractors.py",  # build_extractors(settings): the extraction worker process uses it
-    "retrieval/stores.py",  # build_store(settings)
-    "retrieval/routers.py",  # build_router(settings, ...)
-    "rerank/rerankers.py",  # build_reranker(settings, ...)
     "generation/generators.py",  # build_generator(settings, ...)
-    "indexing/media_extractors.py",  # build_media_extractors: no caller left since the registry
-    "indexing/extraction_worker.py",
     "indexing/onnx_export.py",
     "indexing/onnx_text_encoder.py",
     "indexing/mm_space.py",
-    "indexing/ray_engine.py",
 }
 
 CLI_CIRCLE_LEFT = {

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.builders import build_image_encoder, build_text_encoder
 from core.devices import resolve_device
 from core.errors import ConfigError, ModelUnavailableError
 from core.protocols import ImageEncoder, TextEncoder
 from core.settings import Settings
-from indexing.encoders import build_image_encoder, build_text_encoder
 from indexing.open_clip_encoder import OpenClipEncoder
 from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder, packaged_minilm_path
 from tests.fixtures.data import EVAL_DATA as DATA  # Cranfield: only `eval_data` tests read it

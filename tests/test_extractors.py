@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.builders import build_extractors
 from core.protocols import Extracted
 from core.settings import Settings
 from core.types import Granularity, Modality
 from indexing.docx_extractor import DocxExtractor
-from indexing.extractors import build_extractors, extractor_for
+from indexing.extractors import extractor_for
 from indexing.html_extractor import HtmlExtractor
 from indexing.image_extractor import ImageExtractor
 from indexing.markdown_extractor import MarkdownExtractor

@@ -289,12 +289,13 @@ def _extract(extraction: Any, path: Path) -> list[Extracted]:
 
 
 def test_a_file_over_the_time_budget_fails_and_the_next_one_works(tmp_path: Path) -> None:
-    from indexing.extraction_worker import IsolatedExtraction
+    from app.builders import build_extraction
 
     write_kind(tmp_path, "scanned-over-ocr-limit.pdf")
     good = tmp_path / "good.txt"
     good.write_text("A short and ordinary text file.")
-    extraction = IsolatedExtraction(Settings(home=tmp_path / "home"), timeout_s=0.3, memory_mb=4096)
+    settings = Settings(home=tmp_path / "home", extract_isolation="process", extract_timeout_s=0.3)
+    extraction = build_extraction(settings, [])  # the worker process, as the container builds it
     try:
         _extract(extraction, good)  # starts the worker (imports) outside the budget under test
         with pytest.raises(ExtractionError, match="longer than 0.3 s"):
@@ -307,14 +308,14 @@ def test_a_file_over_the_time_budget_fails_and_the_next_one_works(tmp_path: Path
 def test_a_file_over_the_memory_budget_fails_and_the_next_one_works(tmp_path: Path) -> None:
     from PIL import Image
 
-    from indexing.extraction_worker import IsolatedExtraction
+    from app.builders import build_extraction
 
     big = tmp_path / "big.png"
     Image.new("RGB", (12000, 8000), (10, 200, 30)).save(big, compress_level=1)  # 96 MP: under the pixel cap
     good = tmp_path / "good.txt"
     good.write_text("A short and ordinary text file.")
-    settings = Settings(home=tmp_path / "home", ocr=False)
-    extraction = IsolatedExtraction(settings, timeout_s=120, memory_mb=700)
+    settings = Settings(home=tmp_path / "home", ocr=False, extract_isolation="process", extract_memory_mb=700)
+    extraction = build_extraction(settings, [])  # the worker process, as the container builds it
     try:
         with pytest.raises(ExtractionError, match="memory"):
             _extract(extraction, big)

@@ -376,7 +376,7 @@ def test_clip_modality_vectors_with_real_text_encoder(text_encoder: Any) -> None
 # --- end to end ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def media_container(make_container: Any, asr: WhisperAsr) -> Iterator[Any]:
-    from indexing.extractors import build_extractors
+    from app.builders import build_extractors
     from indexing.recording_extractor import RecordingExtractor
 
     container = make_container(ocr=False)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from app.builders import build_text_encoder
 from core.errors import ModelUnavailableError
 from core.settings import Settings
-from indexing.encoders import build_text_encoder
 from indexing.onnx_export import clip_onnx_dir, export_onnx, text_onnx_dir
 from indexing.onnx_text_encoder import OnnxTextEncoder
 from indexing.open_clip_encoder import OpenClipEncoder

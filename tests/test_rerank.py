@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.builders import build_reranker
 from core.errors import ConfigError
 from core.settings import Settings
 from core.types import Granularity, Hit, Modality
 from rerank.embedding_reranker import EmbeddingReranker
-from rerank.rerankers import NoReranker, build_reranker
+from rerank.rerankers import NoReranker
 from rerank.selection import select_evidence
 from tests.fixtures.rag import fact_hit
 

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from app.builders import build_router
 from core.settings import Settings
 from core.types import Route
 from generation.extractive_generator import ExtractiveGenerator
 from retrieval.llm_router import LlmRouter, parse_routes, routing_prompt
 from retrieval.route_selection import RETRIEVAL_ROUTES, select_routes
 from retrieval.router_model import RouterWeights
-from retrieval.routers import AllRoutesRouter, build_router
+from retrieval.routers import AllRoutesRouter
 from retrieval.trained_router import DEFAULT_WEIGHTS, TrainedRouter
 from tests.conftest import DATA
 

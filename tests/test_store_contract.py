@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.builders import build_store
 from core.errors import StoreError
 from core.protocols import Record, VectorStore
 from core.settings import Settings
@@ -24,7 +25,6 @@ from core.types import Granularity, Locator, Modality, SearchFilter, Segment, se
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.qdrant_edge_store import QdrantEdgeStore
-from retrieval.stores import build_store
 from tests.fixtures.beir_lexical import SQUAD_MINI, beir_texts
 
 pytestmark = pytest.mark.integration
