@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from PIL.Image import Image as PILImage
 from pydantic import BaseModel
 
 from core.registry import Registry
@@ -121,3 +124,72 @@ class FakeWordsOnlyGenerator:
 
     def stream(self, query: str, evidence: Sequence[Hit]) -> Iterator[str]:
         yield ""
+
+
+class FakeOcr:
+    """FAKE OCR: "reads" a fixed text in every picture that has any dark pixel ("" in a blank one).
+
+    Drives the image and recording extractors in the unit tier; the real RapidOCR runs the OCR contract in
+    the integration tier (tests/test_model_contracts.py).
+    """
+
+    def __init__(self, text: str = "TRAIL SIGN 12 KM") -> None:
+        self.text = text
+        self.calls = 0
+
+    def read(self, image: PILImage) -> str:
+        return "\n".join(line.text for line in self.read_lines(image))
+
+    def read_lines(self, image: PILImage) -> list[FakeOcrLine]:
+        self.calls += 1
+        low, _ = image.convert("L").getextrema()
+        if low > 128:
+            return []
+        return [FakeOcrLine(self.text, (0.0, 0.0, float(image.width), float(image.height)), 0.99)]
+
+
+@dataclass(frozen=True)
+class FakeOcrLine:
+    """One line of `FakeOcr` (the `OcrLine` protocol)."""
+
+    text: str
+    bbox: tuple[float, float, float, float]
+    score: float
+
+
+@dataclass(frozen=True)
+class FakeSpeech:
+    """One stretch of `FakeAsr` speech (the `Speech` protocol)."""
+
+    start_s: float
+    end_s: float
+    text: str
+    language: str = "en"
+
+
+class FakeAsr:
+    """FAKE ASR: consumes the audio (so the decoder runs) and "hears" a scripted transcript, one sentence per
+    `seconds_each` from the start. Real faster-whisper runs the ASR contract in the integration tier."""
+
+    def __init__(self, sentences: Sequence[str], seconds_each: float = 1.0) -> None:
+        self.sentences = list(sentences)
+        self.seconds_each = seconds_each
+
+    def transcribe(self, audio: object) -> list[FakeSpeech]:
+        return list(self.iter_transcribe(audio))
+
+    def iter_transcribe(self, audio: object) -> Iterator[FakeSpeech]:
+        if isinstance(audio, str | Path):
+            loud = True  # a file: not decoded here
+        elif isinstance(audio, np.ndarray):
+            loud = _loud(audio)
+        else:  # chunks: drain them like a real model would
+            loud = any([_loud(np.asarray(chunk)) for chunk in audio])  # type: ignore[attr-defined]
+        if not loud:
+            return  # silence: nothing heard
+        for i, sentence in enumerate(self.sentences):
+            yield FakeSpeech(i * self.seconds_each, (i + 1) * self.seconds_each, sentence)
+
+
+def _loud(samples: np.ndarray) -> bool:
+    return bool(samples.size) and float(np.abs(samples).max()) > 1e-3
