@@ -23,8 +23,23 @@ import numpy as np
 import numpy.typing as npt
 
 MODALITIES = ("frames", "speech", "ocr")
-"""Keys of `segment.metadata["gram"]`: CLIP image-tower keyframe centroid, CLIP text tower of the
-transcript, CLIP text tower of the on-screen text."""
+"""A clip's GRAM modalities: CLIP image-tower keyframe centroid, CLIP text tower of the transcript, CLIP text
+tower of the on-screen text."""
+
+GRAM_PREFIX = "gram_"
+
+
+def gram_space(modality: str) -> str:
+    """The Qdrant named vector holding one GRAM modality of clips ("speech" -> "gram_speech")."""
+    return GRAM_PREFIX + modality
+
+
+GRAM_SPACES = tuple(gram_space(m) for m in MODALITIES)
+"""Named vectors of the GRAM modalities (CLIP dim), set on clip and video points only. Collections written
+before they existed kept the same vectors as float lists in the payload (`metadata["gram"]`)."""
+
+PAYLOAD_KEY = "gram"
+"""The metadata key older indexes kept a clip's GRAM vectors under ({modality: [floats]})."""
 
 ArrayLike = Sequence[float] | npt.NDArray[np.floating[Any]]
 
@@ -110,7 +125,7 @@ def mean_cosine_score(
 def clip_modality_vectors(
     frames_vec: ArrayLike | None, transcript_text: str, ocr_text: str, clip_text_encoder: Any
 ) -> dict[str, list[float]]:
-    """The modality vectors of one clip in the CLIP space, JSON-ready for `segment.metadata["gram"]`.
+    """The modality vectors of one clip in the CLIP space, unit length (stored as the `GRAM_SPACES` vectors).
 
     Args:
         frames_vec: CLIP image-tower embedding of the clip's keyframes (their normalised mean), or None.
@@ -135,13 +150,30 @@ def clip_modality_vectors(
 def fuse_clip_score(
     query: ArrayLike, gram_vectors: Mapping[str, ArrayLike], method: str = "gram", normalize: bool = True
 ) -> float:
-    """Score a query against `metadata["gram"]` with "gram" (volume) or "mean" (mean cosine)."""
+    """Score a query against a clip's modality vectors with "gram" (volume) or "mean" (mean cosine)."""
     vectors = {k: v for k, v in gram_vectors.items() if k in MODALITIES and len(v)}
     if method == "mean":
         return mean_cosine_score(query, vectors)
     if method == "gram":
         return gram_score(query, vectors, normalize=normalize)
     raise ValueError(f"unknown clip fusion {method!r}: use 'gram' or 'mean'")
+
+
+def payload_gram(metadata: Mapping[str, Any]) -> dict[str, npt.NDArray[np.float32]]:
+    """The GRAM vectors an older index kept in a clip's payload (`metadata["gram"]`), by named-vector space,
+    unit length ({} when there are none)."""
+    stored = metadata.get(PAYLOAD_KEY)
+    if not isinstance(stored, Mapping):
+        return {}
+    out: dict[str, npt.NDArray[np.float32]] = {}
+    for modality, values in stored.items():
+        if modality not in MODALITIES or not isinstance(values, list | tuple) or not values:
+            continue
+        vector = np.asarray(values, dtype=np.float32).reshape(-1)
+        norm = float(np.linalg.norm(vector))
+        if np.isfinite(norm) and norm > 0:
+            out[gram_space(modality)] = vector / norm
+    return out
 
 
 def _unit(v: ArrayLike) -> list[float]:

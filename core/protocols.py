@@ -104,7 +104,11 @@ class Record:
 
 
 class VectorStore(Protocol):
-    """Stores segments with named dense vectors and a sparse `lexical` vector; searches one space at a time."""
+    """Stores segments with named dense vectors and a sparse `lexical` vector; searches one space at a time.
+
+    `upsert` adds a dense space the collection lacks, sized by the record's vector (the GRAM vectors of
+    clips arrive that way); `ensure` declares the searched spaces up front and checks their dimensions.
+    """
 
     def ensure(self, spaces: Mapping[str, int]) -> None:
         """Create the collection with these dense spaces (name -> dim) and the lexical space, if missing."""
@@ -126,6 +130,15 @@ class VectorStore(Protocol):
         """Set one named vector on existing points (segment id -> vector), keeping their other vectors."""
         ...
 
+    def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]:
+        """The stored `space` vectors of these segments (segment id -> (d,) float32); ids without one, and
+        every id when the collection lacks the space, are left out."""
+        ...
+
+    def drop_metadata_key(self, key: str, flt: SearchFilter | None = None) -> None:
+        """Remove `key` from the metadata of every segment matching `flt` (data moved elsewhere)."""
+        ...
+
     def delete_source(self, source_id: str) -> int:
         """Delete every point of a source; return how many were deleted."""
         ...
@@ -143,6 +156,13 @@ class VectorStore(Protocol):
     def close(self) -> None:
         """Optimize if anything was written, flush and release."""
         ...
+
+
+@runtime_checkable
+class VectorReader(Protocol):
+    """Reads stored named vectors back by segment id (the reranker's GRAM vectors of clips)."""
+
+    def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]: ...
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from core.protocols import Asr, Generator, ImageEncoder, MediaResolver, Ocr, TextEncoder
+    from core.protocols import Asr, Generator, ImageEncoder, MediaResolver, Ocr, TextEncoder, VectorStore
     from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ class Components(Protocol):
 
     @property
     def asr(self) -> Asr: ...
+
+    @property
+    def store(self) -> VectorStore | None:
+        """The vector store (the embedding reranker reads clips' GRAM vectors from it), or None."""
+        ...
 
 
 Factory = Callable[[Any, Components], Any]
@@ -274,7 +279,9 @@ class Given:
         media: MediaResolver | None = None,
         ocr: Ocr | None = None,
         asr: Asr | None = None,
+        store: VectorStore | None = None,
     ) -> None:
+        self._store = store
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._generator = generator
@@ -305,6 +312,10 @@ class Given:
     @property
     def asr(self) -> Asr:
         return _needed(self._asr, "an ASR model")
+
+    @property
+    def store(self) -> VectorStore | None:
+        return self._store
 
 
 def _needed(component: _T | None, what: str) -> _T:

@@ -109,6 +109,12 @@ class MatryoshkaStore:
             truncated = {sid: truncate(v, self.dim) for sid, v in vectors.items()}
             self.store.update_vectors(self.mrl_space, truncated)
 
+    def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]:
+        return self.store.vectors(space, segment_ids)
+
+    def drop_metadata_key(self, key: str, flt: SearchFilter | None = None) -> None:
+        self.store.drop_metadata_key(key, flt)
+
     def delete_source(self, source_id: str) -> int:
         return self.store.delete_source(source_id)
 

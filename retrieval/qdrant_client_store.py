@@ -9,7 +9,6 @@ backoff, and a store that stays unreachable raises one `StoreError` line naming 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -29,12 +28,13 @@ from retrieval.qdrant_common import (
     source_filter,
     to_hit,
 )
+from retrieval.qdrant_retry import call_with_retries
+from retrieval.qdrant_vectors import client_point, client_quantization, missing_dims
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 UPSERT_BATCH = 256  # points per request: well under the server's 32 MB request limit with text payloads
-RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class QdrantClientStore:
@@ -145,16 +145,23 @@ class QdrantClientStore:
     # -- writes ----------------------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[Record]) -> None:
-        """Insert or replace points in batches; each batch is retried on transient failures."""
+        """Insert or replace points in batches (a dense space the collection lacks is added first, sized by
+        the records); each batch is retried on transient failures."""
         if not records:
             return
-        if self._known_spaces() is None:
+        spaces = self._known_spaces()
+        if spaces is None:
             raise StoreError(
                 f"collection {self.collection!r} does not exist in {self.where}: call ensure() first"
             )
+        missing = missing_dims(records, spaces)
+        if missing:
+            self._add_spaces(missing)
+            self._spaces = None
         client = self._conn()
+        m = _models()
         for batch in batched(records, UPSERT_BATCH):
-            points = [_point(r) for r in batch]
+            points = [client_point(m, r) for r in batch]
             self._call("writing points", client.upsert, self.collection, points=points, wait=True)
 
     def delete_source(self, source_id: str) -> int:
@@ -171,6 +178,21 @@ class QdrantClientStore:
                 "deleting a source", client.delete, self.collection, points_selector=selector, wait=True
             )
         return n
+
+    def drop_metadata_key(self, key: str, flt: SearchFilter | None = None) -> None:
+        """Remove `key` from the metadata of every segment matching `flt`."""
+        if self._known_spaces() is None:
+            return
+        m = _models()
+        points = build_filter(flt, m) or m.Filter(must=[])
+        self._call(
+            "dropping a metadata key",
+            self._conn().delete_payload,
+            self.collection,
+            keys=[f"metadata.{key}"],
+            points=points,
+            wait=True,
+        )
 
     def set_uri(self, source_id: str, uri: str) -> None:
         """Point every segment of a source at a new uri (the file was renamed or moved)."""
@@ -266,8 +288,10 @@ class QdrantClientStore:
         return out
 
     def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]:
-        """The stored `space` vectors of these segments (segment id -> (d,) float32); unknown ids skipped."""
-        if not segment_ids or self._known_spaces() is None:
+        """The stored `space` vectors of these segments (segment id -> (d,) float32); unknown ids, points
+        without that vector, and every id when the collection lacks the space, are skipped."""
+        spaces = self._known_spaces()
+        if not segment_ids or spaces is None or space not in spaces:
             return {}
         records = self._call(
             "reading vectors",
@@ -415,65 +439,11 @@ class QdrantClientStore:
             self._call("adding a vector space", client.create_vector_name, self.collection, name, config)
 
     def _quantization_config(self) -> Any:
-        m = _models()
-        if self.quantization == "int8":
-            scalar = m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=True)
-            return m.ScalarQuantization(scalar=scalar)
-        if self.quantization == "binary":
-            return m.BinaryQuantization(binary=m.BinaryQuantizationConfig(always_ram=True))
-        if self.quantization != "none":
-            raise StoreError(f"unknown quantization {self.quantization!r}; use none, int8 or binary")
-        return None
+        return client_quantization(_models(), self.quantization)
 
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one client call; retry transient failures with exponential backoff; else `StoreError`."""
-        for attempt in range(self.retries + 1):
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                if not _transient(exc):
-                    raise StoreError(f"{self.where}: {what} failed: {_reason(exc)}") from exc
-                if attempt == self.retries:
-                    raise StoreError(
-                        f"{self.where} is unreachable ({what} failed after {attempt + 1} attempts): "
-                        f"{_reason(exc)}"
-                    ) from exc
-                delay = self.backoff_s * 2**attempt
-                logger.warning(
-                    "%s: %s failed (%s); retrying in %.1f s", self.where, what, _reason(exc), delay
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # the loop always returns or raises
-
-
-def _transient(exc: BaseException) -> bool:
-    """Worth retrying: the connection failed or the server said it is busy or broken."""
-    import httpx
-    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code in RETRY_STATUS
-    return isinstance(exc, ResponseHandlingException | httpx.TransportError | ConnectionError | TimeoutError)
-
-
-def _reason(exc: BaseException) -> str:
-    """One line: the innermost cause of a wrapped connection error is the informative part."""
-    inner = getattr(exc, "source", None) or exc.__cause__ or exc
-    return (str(inner) or type(inner).__name__).splitlines()[0]
-
-
-def _point(record: Record) -> Any:
-    m = _models()
-    vectors: dict[str, Any] = {
-        name: np.asarray(vec, dtype=np.float32).reshape(-1).tolist() for name, vec in record.dense.items()
-    }
-    if record.sparse is not None and record.sparse.indices:
-        vectors[LEXICAL] = m.SparseVector(
-            indices=list(record.sparse.indices), values=[float(v) for v in record.sparse.values]
-        )
-    return m.PointStruct(
-        id=record.segment.segment_id, vector=vectors, payload=clean_payload(record.segment.payload())
-    )
+        return call_with_retries(self.where, what, fn, self.retries, self.backoff_s, *args, **kwargs)
 
 
 def _models() -> Any:

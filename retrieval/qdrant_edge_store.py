@@ -34,6 +34,13 @@ from retrieval.qdrant_common import (
     source_filter,
     to_hit,
 )
+from retrieval.qdrant_vectors import (
+    edge_config,
+    edge_point,
+    edge_quantization,
+    is_unknown_vector,
+    record_dims,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +67,7 @@ class QdrantEdgeStore:
         self._shard: Any = None
         self._lock = threading.Lock()
         self._unoptimized = 0  # points written since the last optimize()
+        self._added: set[str] = set()  # dense spaces known to exist (created or ensured by this object)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -72,13 +80,14 @@ class QdrantEdgeStore:
         qe = _qe()
         with self._lock, self._engine("creating the collection"):
             if self._shard is None and not self._exists():
-                self._shard = qe.EdgeShard.create(str(self.path), self._config(spaces))
+                self._shard = qe.EdgeShard.create(str(self.path), edge_config(qe, spaces, self.quantization))
             else:
                 shard = self._open_locked()
                 # Idempotent for an existing space with the same size; an error for another size.
                 for name, dim in spaces.items():
                     shard.update(qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine))
                 shard.update(qe.UpdateOperation.create_sparse_vector(LEXICAL, modifier=qe.Modifier.Idf))
+            self._added.update(spaces)
             for field in INDEXED_FIELDS:
                 self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
 
@@ -116,14 +125,19 @@ class QdrantEdgeStore:
     # -- writes ----------------------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[Record]) -> None:
-        """Insert or replace points (id = segment id) with the named vectors each record has."""
+        """Insert or replace points (id = segment id) with the named vectors each record has; a dense space
+        the shard lacks is added first, sized by the records."""
         if not records:
             return
         qe = _qe()
         shard = self._require("writing")
+        new = {name: dim for name, dim in record_dims(records).items() if name not in self._added}
         with self._engine("writing points"):
+            for name, dim in new.items():  # idempotent for a space that exists with this size
+                shard.update(qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine))
+            self._added.update(new)
             for batch in batched(records, UPSERT_BATCH):
-                shard.update(qe.UpdateOperation.upsert_points([_point(qe, r) for r in batch]))
+                shard.update(qe.UpdateOperation.upsert_points([edge_point(qe, r) for r in batch]))
         self._unoptimized += len(records)
 
     def delete_source(self, source_id: str) -> int:
@@ -138,6 +152,16 @@ class QdrantEdgeStore:
             if n:
                 shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
         return n
+
+    def drop_metadata_key(self, key: str, flt: SearchFilter | None = None) -> None:
+        """Remove `key` from the metadata of every segment matching `flt`."""
+        qe = _qe()
+        shard = self._open()
+        if shard is None:
+            return
+        where = build_filter(flt, qe) or qe.Filter(must=[])
+        with self._engine("dropping a metadata key"):
+            shard.update(qe.UpdateOperation.delete_payload_by_filter(where, [f"metadata.{key}"]))
 
     def set_uri(self, source_id: str, uri: str) -> None:
         """Point every segment of a source at a new uri (the file was renamed or moved)."""
@@ -220,12 +244,18 @@ class QdrantEdgeStore:
         return out
 
     def vectors(self, space: str, segment_ids: Sequence[str]) -> dict[str, Vector]:
-        """The stored `space` vectors of these segments (segment id -> (d,) float32); unknown ids skipped."""
+        """The stored `space` vectors of these segments (segment id -> (d,) float32); unknown ids, points
+        without that vector, and every id when the shard lacks the space, are skipped."""
         shard = self._open()
         if shard is None or not segment_ids:
             return {}
-        with self._engine("reading vectors"):
-            records = shard.retrieve(list(segment_ids), with_payload=False, with_vector=[space])
+        try:
+            with self._engine("reading vectors"):
+                records = shard.retrieve(list(segment_ids), with_payload=False, with_vector=[space])
+        except StoreError as exc:
+            if is_unknown_vector(exc):
+                return {}
+            raise
         out: dict[str, Vector] = {}
         for record in records:
             vector = record.vector.get(space) if isinstance(record.vector, dict) else None
@@ -355,32 +385,8 @@ class QdrantEdgeStore:
             raise StoreError(f"no collection at {self.path}: call ensure() before {what}")
         return shard
 
-    def _config(self, spaces: Mapping[str, int]) -> Any:
-        qe = _qe()
-        quant = self._quantization_config()
-        # With quantization the compact copy is pinned in RAM and searched; the originals stay on disk
-        # (memory-mapped, read only to rescore a few candidates), which is where the RAM saving comes from.
-        memory = qe.Memory.Cold if quant is not None else None
-        return qe.EdgeConfig(
-            vectors={
-                name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, memory=memory)
-                for name, dim in spaces.items()
-            },
-            sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            quantization_config=quant,
-        )
-
     def _quantization_config(self) -> Any:
-        qe = _qe()
-        if self.quantization == "int8":
-            return qe.ScalarQuantizationConfig(
-                type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned
-            )
-        if self.quantization == "binary":
-            return qe.BinaryQuantizationConfig(memory=qe.Memory.Pinned)
-        if self.quantization != "none":
-            raise StoreError(f"unknown quantization {self.quantization!r}; use none, int8 or binary")
-        return None
+        return edge_quantization(_qe(), self.quantization)
 
     @contextmanager
     def _engine(self, what: str) -> Iterator[None]:
@@ -391,18 +397,6 @@ class QdrantEdgeStore:
             raise
         except Exception as exc:  # the bindings raise bare Exception for engine errors
             raise StoreError(f"embedded Qdrant at {self.path}: {what} failed: {exc}") from exc
-
-
-def _point(qe: Any, record: Record) -> Any:
-    """An engine point: numpy rows go through as they are (no Python lists: that is the slow part)."""
-    vectors: dict[str, Any] = {
-        name: np.asarray(vec, dtype=np.float32).reshape(-1) for name, vec in record.dense.items()
-    }
-    if record.sparse is not None and record.sparse.indices:
-        vectors[LEXICAL] = qe.SparseVector(
-            list(record.sparse.indices), [float(v) for v in record.sparse.values]
-        )
-    return qe.Point(record.segment.segment_id, vectors, clean_payload(record.segment.payload()))
 
 
 def _qe() -> Any:

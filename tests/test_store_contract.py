@@ -1,6 +1,8 @@
 """The `VectorStore` contract, run against every backend that runs here: the embedded Qdrant engine
-(qdrant-edge), qdrant-client's local mode in memory and on disk, plus a congruence test (same data, same
-answers on both engines) and qdrant-client's behaviour when its server is down.
+(qdrant-edge), qdrant-client's local mode in memory and on disk, `MatryoshkaStore` over the embedded engine,
+plus a congruence test (same data, same answers on both engines) and qdrant-client's behaviour when its
+server is down. Named vectors a record brings (the GRAM vectors of clips) and the migration of GRAM vectors
+out of old payloads are part of the contract.
 
 Haystack-style: `StoreContract` holds the tests; each backend's class only says how to open a store.
 Data: 60 real SQuAD passages (tests/data/beir/squad-mini) with real BM25 lexical vectors and seeded random dense vectors.
@@ -19,10 +21,13 @@ import pytest
 
 from app.builders import build_store
 from core.errors import StoreError
+from core.gram import GRAM_SPACES, gram_space
 from core.protocols import Record, VectorStore
 from core.settings import Settings
 from core.types import Granularity, Locator, Modality, SearchFilter, Segment, segment_id
+from indexing.gram_hook import migrate_payload_gram
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
+from retrieval.matryoshka_store import MatryoshkaStore
 from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.qdrant_edge_store import QdrantEdgeStore
 from tests.fixtures.beir_lexical import SQUAD_MINI, beir_texts
@@ -65,6 +70,35 @@ def _records() -> list[Record]:
 
 
 RECORDS = _records()
+CLIP_DIM = 8  # the GRAM vectors' (CLIP) dimension in these tests
+
+
+def _clip_records(n: int = 4, legacy: bool = False) -> list[Record]:
+    """Clips of one recording with a text vector and GRAM vectors: speech on all, on-screen text on even ones.
+
+    `legacy`: the GRAM vectors as float lists in the payload (`metadata["gram"]`), as older indexes wrote
+    them, instead of named vectors.
+    """
+    rng = np.random.default_rng(11)
+    text, speech, ocr = _unit(rng, n, SPACES["text"]), _unit(rng, n, CLIP_DIM), _unit(rng, n, CLIP_DIM)
+    records = []
+    for j in range(n):
+        loc = Locator(start_s=10.0 * j, end_s=10.0 * j + 10, index=j)
+        gram = {"speech": speech[j]} | ({"ocr": ocr[j]} if j % 2 == 0 else {})
+        metadata: dict[str, object] = {"transcript": f"words of clip {j}"}
+        dense = {"text": text[j]}
+        if legacy:
+            metadata["gram"] = {k: v.tolist() for k, v in gram.items()}
+        else:
+            dense |= {gram_space(k): v for k, v in gram.items()}
+        seg = Segment(
+            segment_id("src-v", Granularity.CLIP, loc), "src-v", "talk.mp4", Modality.VIDEO,
+            Granularity.CLIP, f"clip {j}", loc, None, metadata,
+        )  # fmt: skip
+        records.append(Record(seg, dense=dense))
+    return records
+
+
 TEXT_RECORDS = [r for r in RECORDS if "text" in r.dense]
 IMAGE_RECORDS = [r for r in RECORDS if "image" in r.dense]
 
@@ -259,6 +293,73 @@ class StoreContract:
         with pytest.raises(StoreError, match="nope"):
             store.search("nope", TEXT_RECORDS[0].dense["text"])
 
+    def test_vectors_reads_stored_vectors_back(self, store: VectorStore) -> None:
+        ids = [r.segment.segment_id for r in TEXT_RECORDS[:3]]
+        got = store.vectors(
+            "text", [*ids, "00000000-0000-4000-8000-000000000000", IMAGE_RECORDS[0].segment.segment_id]
+        )
+        assert set(got) == set(ids)  # unknown ids and points without the vector skipped
+        for record in TEXT_RECORDS[:3]:
+            assert got[record.segment.segment_id] == pytest.approx(record.dense["text"], abs=1e-5)
+        assert store.vectors("nope", ids) == {}  # a space the collection lacks holds no vectors
+        assert store.vectors("text", []) == {}
+
+    def test_upsert_adds_the_named_vectors_records_bring(self, store: VectorStore) -> None:
+        clips = _clip_records()
+        store.upsert(clips)
+        ids = [r.segment.segment_id for r in clips]
+        speech = store.vectors(gram_space("speech"), ids)
+        ocr = store.vectors(gram_space("ocr"), ids)
+        assert set(speech) == set(ids) and set(ocr) == set(ids[::2])
+        for record in clips:
+            sid = record.segment.segment_id
+            assert speech[sid] == pytest.approx(record.dense[gram_space("speech")], abs=1e-5)
+        assert store.vectors(gram_space("frames"), ids) == {}
+        assert store.count() == len(RECORDS) + len(clips)
+        assert all("gram" not in s.metadata for s in store.get(ids))  # vectors, not payload lists
+        # The added space is a real vector space, and the old ones are untouched.
+        hit = store.search(gram_space("speech"), clips[2].dense[gram_space("speech")], k=1)[0]
+        assert hit.segment == clips[2].segment
+        assert store.search("text", TEXT_RECORDS[3].dense["text"], k=1)[0].segment == TEXT_RECORDS[3].segment
+
+    def test_an_added_space_keeps_its_dimension(self, store: VectorStore) -> None:
+        clips = _clip_records(2)
+        store.upsert(clips[:1])
+        wrong = Record(clips[1].segment, dense={gram_space("speech"): np.ones(CLIP_DIM + 3, np.float32)})
+        with pytest.raises(StoreError):
+            store.upsert([wrong])
+
+    def test_drop_metadata_key_removes_only_that_key_where_the_filter_says(self, store: VectorStore) -> None:
+        legacy = _clip_records(2, legacy=True)
+        paragraph = Segment(**{**TEXT_RECORDS[1].segment.__dict__, "metadata": {"gram": 1, "i": 1}})
+        store.upsert([*legacy, Record(paragraph, dense={"text": TEXT_RECORDS[1].dense["text"]})])
+        store.drop_metadata_key("gram", SearchFilter(granularities=(Granularity.CLIP,)))
+        clips = store.get([r.segment.segment_id for r in legacy])
+        assert [s.metadata for s in clips] == [
+            {"transcript": "words of clip 0"},
+            {"transcript": "words of clip 1"},
+        ]
+        assert store.get([paragraph.segment_id])[0].metadata == {"gram": 1, "i": 1}
+        assert store.vectors("text", [legacy[0].segment.segment_id])  # vectors are kept
+
+    def test_migrating_payload_gram_vectors_loses_nothing(self, store: VectorStore) -> None:
+        legacy, modern = _clip_records(legacy=True), _clip_records()
+        store.upsert(legacy)
+        ids = [r.segment.segment_id for r in legacy]
+        assert migrate_payload_gram(store, batch=3) == len(legacy)
+        for space in GRAM_SPACES:
+            got = store.vectors(space, ids)
+            want = {r.segment.segment_id: r.dense[space] for r in modern if space in r.dense}
+            assert set(got) == set(want)
+            for sid, vector in want.items():
+                assert got[sid] == pytest.approx(vector, abs=1e-5)
+        assert [s.metadata for s in store.get(ids)] == [r.segment.metadata for r in modern]
+        assert store.count() == len(RECORDS) + len(legacy)
+        query = legacy[1].dense["text"]
+        assert store.search("text", query, k=1)[0].segment.segment_id == ids[1]  # other vectors kept
+        assert migrate_payload_gram(store) == 0  # done: a second run changes nothing
+        assert store.vectors(gram_space("speech"), ids).keys() == set(ids)
+
 
 class PersistenceContract:
     """For backends that keep data on disk: a new store object on the same location sees it all."""
@@ -279,6 +380,21 @@ class PersistenceContract:
             assert hit.segment == TEXT_RECORDS[4].segment
             reopened.ensure(SPACES)  # ensuring an existing store keeps its points
             assert reopened.count() == len(RECORDS) - 22
+        finally:
+            reopened.close()
+
+    def test_named_vectors_added_on_write_survive_reopen(self, store_dir: Path) -> None:
+        clips = _clip_records()
+        store = self.open_store(store_dir)
+        store.ensure(SPACES)
+        store.upsert(clips)
+        store.close()
+        reopened = self.open_store(store_dir)
+        try:
+            ids = [r.segment.segment_id for r in clips]
+            assert set(reopened.vectors(gram_space("speech"), ids)) == set(ids)
+            reopened.upsert(_clip_records(2))  # writing to the added space again after a reopen
+            assert set(reopened.vectors(gram_space("ocr"), ids)) == set(ids[::2])
         finally:
             reopened.close()
 
@@ -319,6 +435,13 @@ class TestQdrantEdgeStore(StoreContract, PersistenceContract):
     def test_unknown_quantization_is_a_store_error(self, store_dir: Path) -> None:
         with pytest.raises(StoreError, match="quantization"):
             QdrantEdgeStore(store_dir / "q", quantization="pq").ensure(SPACES)
+
+
+class TestMatryoshkaStore(StoreContract, PersistenceContract):
+    """`MatryoshkaStore` over the embedded engine: `text` searches go through its two-stage query."""
+
+    def open_store(self, store_dir: Path) -> VectorStore:
+        return MatryoshkaStore(QdrantEdgeStore(store_dir / "mrl"), dim=SPACES["text"] // 2)
 
 
 class TestQdrantClientMemoryStore(StoreContract):
