@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         "extractive", description="extractive, openai, gguf, transformers, or a plugin's generator."
     )
     generator_model: str = ""
+    answerability: Literal["rules", "llm"] = Field(
+        "rules",
+        description="How the extractive generator decides the evidence answers: rules (answer types, "
+        "entities; no model) or llm (rules, then the packaged Qwen 0.5B judges yes/no; mmrag[llm]).",
+    )
+    answerability_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Least P(yes) of the llm answerability judge to answer."
+    )
     openai_base_url: str = "http://localhost:11434/v1"
     openai_api_key: str = "none"
 

@@ -25,6 +25,7 @@ import numpy as np
 from core.protocols import TextEncoder
 from core.types import Answer, Citation, Hit
 from generation.answer_types import AnswerType, answer_spans, expected_type, missing_entities
+from generation.llm_judge import AnswerabilityJudge
 from generation.moments import CITATION_ORDER, Unit, at_moment, units
 from generation.prompts import IDK
 
@@ -197,6 +198,8 @@ class ExtractiveGenerator:
         lead: Put the short answer first when the question type gives one.
         min_relevance: Abstain when the search rated every evidence item's calibrated relevance
             (`Hit.relevance`, comparable across queries) below this: nothing in the collection matches.
+        judge: Optional answerability judge (`generation.llm_judge.LlmJudge`): asked whether the chosen
+            sentences answer the question, once the rules above let the answer through; "no" abstains.
     """
 
     name = "extractive"
@@ -213,6 +216,7 @@ class ExtractiveGenerator:
         entity_penalty: float = 0.8,
         lead: bool = True,
         min_relevance: float = 0.0,
+        judge: AnswerabilityJudge | None = None,
     ) -> None:
         self.text_encoder = text_encoder
         self.min_score = min_score
@@ -223,13 +227,18 @@ class ExtractiveGenerator:
         self.entity_penalty = entity_penalty
         self.lead = lead
         self.min_relevance = min_relevance
+        self.judge = judge
 
     def generate(self, query: str, evidence: Sequence[Hit]) -> Answer:
         """The best matching sentences with their citations, or an abstention."""
         start = time.perf_counter()
-        answer, confidence = self.answer(query, evidence)
+        answer, confidence, support = self.answer_with_support(query, evidence)
         rated = [h.relevance for h in evidence if h.relevance is not None]
-        if confidence < self.min_score or (rated and max(rated) < self.min_relevance):
+        if (
+            confidence < self.min_score
+            or (rated and max(rated) < self.min_relevance)
+            or (self.judge is not None and not self.judge.answers(query, support))
+        ):
             answer = Answer(text=f"{IDK}.", abstained=True)
         return replace(answer, timings={"generate": round(time.perf_counter() - start, 4)})
 
@@ -238,12 +247,17 @@ class ExtractiveGenerator:
 
         `generate` abstains below `min_score`; benchmarks sweep that threshold over the confidences.
         """
+        answer, confidence, _ = self.answer_with_support(query, evidence)
+        return answer, confidence
+
+    def answer_with_support(self, query: str, evidence: Sequence[Hit]) -> tuple[Answer, float, str]:
+        """`answer`, plus the chosen sentences as plain text (what an answerability judge reads)."""
         sentences = self._sentences(evidence)
         kind = expected_type(query)
         scores = self._answerability(query, kind, sentences, evidence, self.scores(query, sentences))
         chosen = self._choose(sentences, scores)
         if not chosen:
-            return Answer(text=f"{IDK}.", abstained=True), 0.0
+            return Answer(text=f"{IDK}.", abstained=True), 0.0, ""
         confidence = float(scores.max())
         spans = [answer_spans(s.text, kind, query) for s in chosen]
         if any(spans) and not spans[0]:  # the sentence that holds the asked-for expression goes first
@@ -259,7 +273,8 @@ class ExtractiveGenerator:
         citations = tuple(
             Citation(n=n, segment=at_moment(evidence[n - 1].segment, first[n].unit)) for n in numbers
         )
-        return Answer(text=text, citations=citations), confidence
+        support = " ".join(f"{_clean(s.text)}." for s in chosen)
+        return Answer(text=text, citations=citations), confidence, support
 
     def _answerability(
         self,

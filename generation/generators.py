@@ -42,7 +42,13 @@ def picture_from(media: MediaResolver) -> Picture:
 
 
 class ExtractiveConfig(BaseModel):
-    """No model: picks the evidence sentences that answer best (meaning via the text encoder)."""
+    """No model: picks the evidence sentences that answer best (meaning via the text encoder).
+
+    `answerability = "llm"` adds the packaged Qwen 0.5B as a yes/no answerability judge (mmrag[llm]).
+    """
+
+    answerability: str = "rules"
+    answerability_threshold: float = 0.5
 
 
 class OpenAIConfig(BaseModel):
@@ -54,7 +60,8 @@ class OpenAIConfig(BaseModel):
 
 
 class GgufConfig(BaseModel):
-    """A local GGUF LLM; empty model: the packaged Gemma 3 270M."""
+    """A local GGUF LLM; empty model: the packaged Gemma 3 270M; "packaged-qwen" (or "qwen"): the
+    packaged Qwen2.5-Coder-0.5B-Instruct, prompted through its chat template (mmrag[llm])."""
 
     generator_model: str = ""
 
@@ -66,14 +73,23 @@ class TransformersConfig(BaseModel):
     device: str = "auto"
 
 
-def _extractive(_: ExtractiveConfig, components: Components) -> Generator:
+def _extractive(cfg: ExtractiveConfig, components: Components) -> Generator:
     from generation.extractive_generator import ExtractiveGenerator
+    from generation.llm_judge import AnswerabilityJudge
 
     try:
         encoder: TextEncoder | None = components.text_encoder
     except ConfigError:  # none given (a bare `build_generator(settings)`): it matches words only
         encoder = None
-    return ExtractiveGenerator(encoder)
+    judge: AnswerabilityJudge | None = None
+    if cfg.answerability == "llm":
+        from generation.gguf_generator import PACKAGED_QWEN, GgufGenerator
+        from generation.llm_judge import LlmJudge
+
+        judge = LlmJudge(GgufGenerator(PACKAGED_QWEN, backend="transformers"), cfg.answerability_threshold)
+    elif cfg.answerability != "rules":
+        raise ConfigError(f"unknown answerability {cfg.answerability!r}: use rules or llm")
+    return ExtractiveGenerator(encoder, judge=judge)
 
 
 def _openai(cfg: OpenAIConfig, components: Components) -> Generator:
