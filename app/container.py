@@ -104,8 +104,12 @@ class Container:
         from retrieval.matryoshka_store import with_matryoshka
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
+        from app.space_check import check_space_widths
+
+        spaces = self.spaces()
+        check_space_widths(self.settings, spaces)  # a model switch over an old collection: a clear error
         store = with_matryoshka(self._build("store"), self.settings.mrl_dim)
-        store.ensure(self.spaces())
+        store.ensure(spaces)
         return store
 
     @cached_property

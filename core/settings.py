@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     # Encoders
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
     text_model: str = Field(
-        PACKAGED, description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2."
+        PACKAGED,
+        description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2 (fast default); "
+        "'all-mpnet-base-v2' = the quality preset (768-d, packaged in the `quality` extra).",
     )
     text_backend: str = Field("torch", description="Text encoder backend: torch, onnx, or a plugin's.")
     image_backend: str = Field("open_clip", description="Image encoder backend: open_clip, or a plugin's.")

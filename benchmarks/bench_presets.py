@@ -1,0 +1,135 @@
+"""The fast default (packaged MiniLM, 384-d) against the quality preset (packaged all-mpnet-base-v2, 768-d).
+
+Per BEIR-layout set, both presets index the same segments with the shipped fusion defaults (hybrid search:
+dense + BM25, `Settings()` as shipped, torch backend), then the queries alternate between the two (the order
+swaps every query) so both see the same machine load. Reported per set and preset: nDCG@10, Recall@100,
+index seconds, query p50/p95 (ms); and the mpnet/MiniLM ratios measured in the same run. On a shared
+machine the absolute seconds are upper bounds; the ratios are the comparable part (the 1-minute load
+average at the start and end of each set is recorded).
+
+The mpnet packages are the `quality` extra (`pip install -e .[quality]`).
+Usage: python -m benchmarks.bench_presets [--sets med vaswani cranfield]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PRESETS = {"fast": "packaged", "quality": "all-mpnet-base-v2"}
+"""Preset name -> `MMRAG_TEXT_MODEL` value."""
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def _metrics(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    from app.eval_beir import ndcg_at, recall_at
+
+    ndcg = [ndcg_at(r, qrels[q]) for q, r in rankings.items()]
+    recall = [recall_at(r, qrels[q]) for q, r in rankings.items()]
+    return {"ndcg@10": round(statistics.fmean(ndcg), 4), "recall@100": round(statistics.fmean(recall), 4)}
+
+
+def run_set(name: str) -> dict[str, Any]:
+    """Index one set with both presets, alternate its queries between them, score both."""
+    from app.container import Container
+    from app.eval_beir import corpus_segments, load_beir
+    from benchmarks.loco_data import data_dir
+    from core.settings import Settings
+
+    corpus, queries, qrels = load_beir(data_dir() / name)
+    items = corpus_segments(corpus)
+    out: dict[str, Any] = {"documents": len(corpus), "queries": len(queries)}
+    out["load_avg_1m_at_start"] = round(os.getloadavg()[0], 2)
+    runs: dict[str, dict[str, list[str]]] = {p: {} for p in PRESETS}
+    latency: dict[str, list[float]] = {p: [] for p in PRESETS}
+    index_s: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="mmrag-presets-") as tmp:
+        containers = {
+            preset: Container(
+                Settings(  # type: ignore[call-arg]
+                    home=Path(tmp) / preset,
+                    qdrant_url=None,
+                    clip_model="",
+                    ocr=False,
+                    text_model=model,
+                    text_backend="torch",
+                    device="cpu",
+                )
+            )
+            for preset, model in PRESETS.items()
+        }
+        try:
+            for preset, container in containers.items():
+                container.text_encoder.load()  # weights load (and mpnet's one-time unpack) is not index time
+                t0 = time.perf_counter()
+                container.indexer.index_extracted(items)
+                container.store.optimize()
+                index_s[preset] = time.perf_counter() - t0
+                print(f"{name} {preset}: indexed in {index_s[preset]:.1f} s", flush=True)
+                container.retriever.search("warm up", k=100)
+            order = list(PRESETS)
+            for i, (qid, text) in enumerate(queries.items()):
+                for preset in order if i % 2 == 0 else order[::-1]:
+                    retriever = containers[preset].retriever
+                    t0 = time.perf_counter()
+                    hits = retriever.search(text, k=100)
+                    latency[preset].append(time.perf_counter() - t0)
+                    runs[preset][qid] = [h.segment.uri.removeprefix("beir:") for h in hits]
+            dims = {p: int(c.text_encoder.dim) for p, c in containers.items()}
+        finally:
+            for container in containers.values():
+                container.close()
+    for preset, model in PRESETS.items():
+        out[preset] = {
+            "text_model": model,
+            "dim": dims[preset],
+            **_metrics(runs[preset], qrels),
+            "index_s": round(index_s[preset], 1),
+            "p50_ms": _pct(latency[preset], 0.5),
+            "p95_ms": _pct(latency[preset], 0.95),
+        }
+    fast, quality = out["fast"], out["quality"]
+    out["ndcg_delta"] = round(quality["ndcg@10"] - fast["ndcg@10"], 4)
+    out["recall_delta"] = round(quality["recall@100"] - fast["recall@100"], 4)
+    out["ratio_index"] = round(quality["index_s"] / fast["index_s"], 2)
+    out["ratio_p50"] = round(quality["p50_ms"] / fast["p50_ms"], 2)
+    out["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sets", nargs="+", default=["med", "vaswani", "cranfield"])
+    args = parser.parse_args()
+    from benchmarks.common import RESULTS, write_result
+
+    previous = RESULTS / "presets.json"
+    # Sets not re-run keep their earlier numbers, so sets can be measured one at a time.
+    sets: dict[str, Any] = json.loads(previous.read_text())["sets"] if previous.exists() else {}
+    for name in args.sets:
+        sets[name] = run_set(name)
+        write_result(
+            "presets",
+            {
+                "presets": PRESETS,
+                "note": "2 CPU cores shared with other sessions: seconds are upper bounds, compare ratios",
+                "sets": sets,
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()
