@@ -9,7 +9,7 @@ clip i first among all N.
 
 Spaces: (a) the real MiniLM text encoder for the two text modalities (speech transcript, OCR text), where
 both vectors live in one trained space; (b) CLIP text tower for speech/OCR and image tower for the keyframe
-centroid, all three modalities as the pipeline stores them in `metadata["gram"]`. Only a tiny random-weight
+centroid, all three modalities as the pipeline stores them (`gram_*` named vectors). Only a tiny random-weight
 CLIP can load here (no CLIP weights offline), so (b) proves the plumbing only; its numbers are near chance.
 
 Finding (80 clips, this machine): with MiniLM, mean-cosine fusion ranks far better than the GRAM volume
