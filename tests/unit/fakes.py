@@ -142,8 +142,7 @@ class FakeOcr:
 
     def read_lines(self, image: PILImage) -> list[FakeOcrLine]:
         self.calls += 1
-        low, _ = image.convert("L").getextrema()
-        if low > 128:
+        if int(np.asarray(image.convert("L")).min()) > 128:
             return []
         return [FakeOcrLine(self.text, (0.0, 0.0, float(image.width), float(image.height)), 0.99)]
 
@@ -171,6 +170,8 @@ class FakeAsr:
     """FAKE ASR: consumes the audio (so the decoder runs) and "hears" a scripted transcript, one sentence per
     `seconds_each` from the start. Real faster-whisper runs the ASR contract in the integration tier."""
 
+    name = "fake"
+
     def __init__(self, sentences: Sequence[str], seconds_each: float = 1.0) -> None:
         self.sentences = list(sentences)
         self.seconds_each = seconds_each
@@ -193,3 +194,53 @@ class FakeAsr:
 
 def _loud(samples: np.ndarray) -> bool:
     return bool(samples.size) and float(np.abs(samples).max()) > 1e-3
+
+
+def colour_word(picture: PILImage) -> str:
+    """The name of a picture's dominant channel: 'red', 'green' or 'blue' (what the fake CLIP 'sees')."""
+    means = np.asarray(picture.convert("RGB"), np.float32).reshape(-1, 3).mean(axis=0)
+    return ("red", "green", "blue")[int(np.argmax(means))]
+
+
+class FakeClipEncoder(HashingTextEncoder):
+    """FAKE CLIP: a picture is embedded as the hashed word of its dominant colour, text as hashed words.
+
+    So a red picture is near the query "red" and far from "blue": pictures and text share one space.
+    """
+
+    space = "image"
+
+    def __init__(self, dim: int = 64) -> None:
+        super().__init__(dim)
+        self.image_calls = 0
+
+    def encode_images(self, images: Sequence[PILImage]) -> Vector:
+        self.image_calls += 1
+        return self._encode([colour_word(p) for p in images])
+
+
+class FakeMmEncoder(HashingTextEncoder):
+    """FAKE MLLM embedder (`mm` space): a picture + text pair is embedded as its colour word plus the text."""
+
+    space = "mm"
+
+    def __init__(self, dim: int = 64) -> None:
+        super().__init__(dim)
+        self.tasks: list[str | None] = []
+
+    def encode_queries(self, texts: Sequence[str], task: str = "default") -> Vector:
+        self.tasks.append(task)
+        return self._encode(texts)
+
+    def encode_query_tasks(self, query: str, tasks: Sequence[str]) -> Vector:
+        self.tasks.extend(tasks)
+        return self._encode([query] * len(tasks))
+
+    def encode_images(self, images: Sequence[PILImage]) -> Vector:
+        return self._encode([colour_word(p) for p in images])
+
+    def encode_pairs(
+        self, images: Sequence[PILImage], texts: Sequence[str], task: str | None = None
+    ) -> Vector:
+        self.tasks.append(task)
+        return self._encode([f"{colour_word(p)} {t}" for p, t in zip(images, texts, strict=True)])

@@ -74,7 +74,7 @@ class TestDocxExtractor(ExtractorContract):
             document.add_heading(key.title(), level=1)
             document.add_paragraph(text)
         path = tmp_path / "facts.docx"
-        document.save(path)
+        document.save(str(path))
         return path
 
     def test_paragraphs_and_a_document(self, extractor: Extractor, sample: Path) -> None:
