@@ -280,3 +280,27 @@ def test_the_router_sees_the_question_once_per_ask(
     assert router.questions == [QUESTION]
     assert answer.route is not None and answer.route.router == "fixed"
     assert all(v >= 0 for v in answer.timings.values())
+
+
+def test_a_streaming_generator_streams_its_own_text_and_ends_with_the_answer_ask_gives(
+    tmp_path: Path, store: CountingStore, encoder: HashingTextEncoder
+) -> None:
+    """The OpenAI-compatible generator over a local stand-in server (loopback only): raw pieces, then `done`."""
+    from generation.openai_generator import OpenAIGenerator
+    from tests.fixtures.rag import stand_in_chat_server
+
+    with stand_in_chat_server("It was completed in 1911 [1].") as server:
+        rag = _pipeline(
+            tmp_path,
+            store,
+            encoder,
+            router=FixedRouter(Route.PARAGRAPH),
+            generator=OpenAIGenerator(server.url, "stand-in-model"),
+        )
+        events = list(rag.stream(QUESTION))
+        asked = answer_to_dict(rag.ask(QUESTION))
+    tokens = [e["data"] for e in events if e["event"] == "token"]
+    assert len(tokens) > 1 and "".join(tokens) == "It was completed in 1911 [1]."
+    done = events[-1]["data"]
+    assert done["answer"] == asked["answer"] == "It was completed in 1911 [1]."
+    assert done["citations"] == asked["citations"] and [c["uri"] for c in done["citations"]] == ["bridge.txt"]
