@@ -180,3 +180,27 @@ def test_registry_hands_the_store_to_the_embedding_reranker(
         assert alone.vectors is None
     finally:
         store.close()
+
+
+def test_migrate_command_moves_the_configured_stores_payload_gram(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clip: Any
+) -> None:
+    """`python -m app.migrate_gram` works on the store the settings select (MMRAG_HOME's embedded one)."""
+    from app.migrate_gram import main
+
+    records = _records(clip)
+    GramHook(clip)([], records)
+    store = _store(tmp_path / "store" / "mmrag", clip)  # where Settings(home=tmp_path) keeps it
+    store.upsert(_legacy(records))
+    store.close()
+    monkeypatch.setenv("MMRAG_HOME", str(tmp_path))
+    monkeypatch.delenv("MMRAG_QDRANT_URL", raising=False)
+    assert main() == 0
+    assert "moved the GRAM vectors of 3 clips" in capsys.readouterr().out
+    reopened = QdrantEdgeStore(tmp_path / "store" / "mmrag")
+    try:
+        ids = [r.segment.segment_id for r in records]
+        assert set(reopened.vectors(gram_space("ocr"), ids)) == set(ids[:3])
+        assert all("gram" not in s.metadata for s in reopened.get(ids))
+    finally:
+        reopened.close()
