@@ -139,6 +139,7 @@ def eval_router(
     json_out: JsonOpt = False,
 ) -> None:
     """Accuracy, macro-F1 and per-route scores of the configured router (top route vs the label)."""
+    from core.protocols import BatchRouter
     from retrieval.router_training import load_labelled, metrics
 
     if not file.is_file():
@@ -147,8 +148,10 @@ def eval_router(
     try:
         questions, labels = load_labelled(file)
         router = container.router
-        many = getattr(router, "route_many", None)
-        decisions = many(questions) if many else [router.route(q) for q in questions]
+        if isinstance(router, BatchRouter):  # one encoder batch for every question
+            decisions = router.route_many(questions)
+        else:
+            decisions = [router.route(q) for q in questions]
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
     top = [max(d.probabilities.items(), key=lambda kv: kv[1])[0].value for d in decisions]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from app.container import Container
+from core.protocols import Describable
 
 _PACKAGES = (
     "torch",
@@ -69,25 +70,19 @@ def home_report(home: Path) -> dict[str, Any]:
 
 
 def device_of(component: Any) -> str:
-    """The device a loaded component actually runs on, read from the component (not from the setting)."""
+    """The device a loaded component actually runs on, as the component reports it (not the setting).
+
+    Model wrappers say it through `describe()` (`core.protocols.Describable`); the ONNX text encoder names its
+    onnxruntime providers; anything else runs on the CPU.
+    """
+    from indexing.onnx_text_encoder import OnnxTextEncoder
+
     if component is None:
         return "-"
-    resolved = getattr(component, "_device", None)  # open_clip, the MLLM embedder: set by load()
-    if isinstance(resolved, str) and resolved:
-        return resolved
-    model = getattr(component, "_model", None)
-    for candidate in (
-        model,
-        getattr(model, "model", None),
-    ):  # torch modules; faster-whisper's CTranslate2 model
-        device = getattr(candidate, "device", None)
-        if device is not None and not callable(device):
-            return str(device)
-    providers = getattr(component, "providers", None)  # onnxruntime sessions
-    if providers:
-        return "onnxruntime " + ",".join(str(p) for p in providers)
-    if type(component).__module__.startswith("indexing.rapidocr"):
-        return "cpu (onnxruntime)"
+    if isinstance(component, Describable):
+        return component.describe().get("device") or "cpu"
+    if isinstance(component, OnnxTextEncoder) and component.providers:
+        return "onnxruntime " + ",".join(component.providers)
     return "cpu"
 
 
@@ -133,16 +128,6 @@ def _optional_space(
     return entry
 
 
-def _asr(container: Container) -> Any:
-    """The container's ASR (newer containers hold one), or one built from the settings as indexing would."""
-    if hasattr(type(container), "asr"):
-        return _loaded(container.asr)
-    from indexing.whisper_asr import WhisperAsr
-
-    s = container.settings
-    return _loaded(WhisperAsr(model=s.asr_model, compute_type=s.asr_compute_type, device=s.device))
-
-
 def components_report(container: Container) -> dict[str, dict[str, Any]]:
     """Load each component and report model, device, status and reason (see the module docstring)."""
     s = container.settings
@@ -155,21 +140,23 @@ def components_report(container: Container) -> dict[str, dict[str, Any]]:
     )
     out["mm"] = _optional_space(_entry(s.mm_model or "(none)", False), container, "mm", "mm_encoder")
 
-    out["ocr"] = entry = _entry(getattr(s, "ocr_backend", "rapidocr"), required=False)
+    out["ocr"] = entry = _entry(s.ocr_backend, required=False)
     if s.ocr:
         _load(entry, lambda: _loaded(container.ocr))
     else:
         entry.update(status="off", reason="disabled (MMRAG_OCR=false): pictures and scans are not read")
 
     out["asr"] = entry = _entry(s.asr_model, required=False)
-    _load(entry, lambda: _asr(container))
+    _load(entry, lambda: _loaded(container.asr))
     if entry["status"] != "ok":
         entry["reason"] += " (recordings and videos are indexed without speech)"
 
     router_model = s.router if not s.router_path else f"{s.router} ({s.router_path})"
     out["router"] = entry = _entry(router_model, required=False)
     router = _load(entry, lambda: container.router)
-    if router is not None and getattr(router, "weights_path", None):
+    from retrieval.trained_router import TrainedRouter
+
+    if isinstance(router, TrainedRouter):
         entry["model"] = f"{s.router} ({router.weights_path})"
 
     out["reranker"] = entry = _entry(

@@ -63,6 +63,10 @@ class LazyModel(Generic[M]):
         """Whether the weights are in memory."""
         return self._model is not None
 
+    def describe(self) -> dict[str, str]:
+        """What it loads and the device it runs on ("" until loaded): `core.protocols.Describable`."""
+        return {"model": self.name, "device": self.device or ""}
+
     def get(self) -> M:
         """The loaded model (loading it on the first call).
 

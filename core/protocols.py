@@ -232,10 +232,24 @@ class Speech(Protocol):
 class Asr(Protocol):
     """Speech recognition over a file path, one 16 kHz mono float32 array, or an iterable of such chunks."""
 
+    @property
+    def name(self) -> str:
+        """The model it runs ("packaged", a size such as "small", a folder), for reports."""
+        ...
+
     def transcribe(self, audio: Any) -> Sequence[Speech]: ...
 
     def iter_transcribe(self, audio: Any) -> Iterator[Speech]:
         """Like `transcribe`, but yields segments as they are recognised (time order)."""
+        ...
+
+
+@runtime_checkable
+class Describable(Protocol):
+    """A model wrapper that says what it runs and where (`mmrag doctor`); `core.lazy_model.LazyModel` is one."""
+
+    def describe(self) -> dict[str, str]:
+        """{"model": what it loads, "device": where it actually runs once loaded ("" before)}."""
         ...
 
 

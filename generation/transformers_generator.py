@@ -53,6 +53,10 @@ class TransformersGenerator(PromptedGenerator):
         self._processor: Any = None
         self._mllm = lazy_image_text_model(model, device, "generator model", "MMRAG_GENERATOR_MODEL")
 
+    def describe(self) -> dict[str, str]:
+        """The model and the device it runs on ("" until loaded), for `mmrag doctor`."""
+        return self._mllm.describe()
+
     def load(self) -> None:
         """Load once. Raises ModelUnavailableError with the reason when it cannot."""
         self._processor, self._model = self._mllm.get()  # once, under the loader's lock

@@ -11,10 +11,13 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidRequestError
 from indexing.av_decoder import AvDecoder
+
+if TYPE_CHECKING:
+    from core.protocols import Asr
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +72,12 @@ def read_jsonl(path: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
-def evaluate_asr(jsonl_path: str | Path, asr: Any) -> dict[str, Any]:
+def evaluate_asr(jsonl_path: str | Path, asr: Asr) -> dict[str, Any]:
     """Transcribe every utterance and compute the corpus word error rate.
 
     Args:
         jsonl_path: lines of {"audio": path, "text": reference transcript}.
-        asr: anything with `transcribe(path) -> list[SpeechSegment]` (e.g. `WhisperAsr`).
+        asr: the speech recogniser (e.g. `WhisperAsr`); its `name` is reported as "model".
 
     Returns:
         {"wer", "utterances", "words", "substitutions", "deletions", "insertions", "audio_s", "seconds",
@@ -109,6 +112,6 @@ def evaluate_asr(jsonl_path: str | Path, asr: Any) -> dict[str, Any]:
         "audio_s": round(audio_s, 2),
         "seconds": round(seconds, 2),
         "rtf": round(seconds / audio_s, 4) if audio_s else None,
-        "model": getattr(asr, "model_name", type(asr).__name__),
+        "model": asr.name,
         "errors": details,
     }

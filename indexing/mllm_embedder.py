@@ -92,6 +92,10 @@ class MllmEmbedder:
         return {**DEFAULT_INSTRUCTIONS, **card, **self._instruction_overrides}
 
     # --- loading --------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, str]:
+        """The model and the device it runs on ("" until loaded), for `mmrag doctor`."""
+        return {"model": self.model_name, "device": str(self._device) if self._device is not None else ""}
+
     def load(self) -> None:
         """Load processor and model once. Raises `ModelUnavailableError` with the exact reason."""
         if self._model is not None:

@@ -75,6 +75,10 @@ class OpenClipEncoder:
         """Whether the weights are in memory."""
         return self._model is not None
 
+    def describe(self) -> dict[str, str]:
+        """The weights and the device they run on (set by `load()`), for `mmrag doctor`."""
+        return {"model": self.name, "device": self._device}
+
     def load(self) -> None:
         """Load the weights once (idempotent).
 

@@ -44,6 +44,10 @@ class RapidOcr:
         with self._lock:
             self._load()
 
+    def describe(self) -> dict[str, str]:
+        """RapidOCR's ONNX models run on the CPU through onnxruntime (for `mmrag doctor`)."""
+        return {"model": "rapidocr", "device": "cpu (onnxruntime)"}
+
     def _load(self) -> Any:
         if self._engine is None:
             try:

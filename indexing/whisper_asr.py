@@ -75,6 +75,16 @@ class WhisperAsr:
         self._model: Any = None
 
     @property
+    def name(self) -> str:
+        """The model setting it runs ("packaged", a size, a folder): `core.protocols.Asr.name`."""
+        return self.model_name
+
+    def describe(self) -> dict[str, str]:
+        """The model and the CTranslate2 device it runs on ("" until loaded), for `mmrag doctor`."""
+        device = str(self._model.model.device) if self._model is not None else ""
+        return {"model": self.model_name, "device": device}
+
+    @property
     def is_multilingual(self) -> bool:
         return bool(self.load().model.is_multilingual)
 

@@ -53,6 +53,10 @@ class CrossEncoderReranker:
             hint="set MMRAG_RERANKER_MODEL to a local folder",
         )
 
+    def describe(self) -> dict[str, str]:
+        """The model and the device it runs on ("" until loaded), for `mmrag doctor`."""
+        return self._lazy.describe()
+
     def load(self) -> None:
         """Load the weights once.
 

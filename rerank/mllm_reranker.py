@@ -62,6 +62,10 @@ class MllmReranker:
         self._yes_no: tuple[int, int] = (0, 0)
         self._mllm = lazy_image_text_model(model, device, "mllm reranker", "MMRAG_RERANKER_MODEL")
 
+    def describe(self) -> dict[str, str]:
+        """The model and the device it runs on ("" until loaded), for `mmrag doctor`."""
+        return self._mllm.describe()
+
     def load(self) -> None:
         """Load model and processor once.
 

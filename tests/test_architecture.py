@@ -250,22 +250,10 @@ PROBES_LEFT = {
     ("app/rag.py", "finish"),  # -> isinstance(generator, StreamingGenerator)
     ("app/rag.py", "text_encoder"),  # the container now always passes the text encoder to the generator
     ("app/rag.py", "needs_evidence"),  # -> generator.needs_evidence (declared on Generator now)
-    ("app/cli_rag.py", "route_many"),  # -> isinstance(router, BatchRouter)
     ("indexing/mm_space.py", "mm_encoder"),  # mm_encoder_of(container): goes with one query model
     ("indexing/mm_space.py", "unavailable"),
     ("retrieval/composed_query.py", "candidates"),  # search_composed(container): goes with one query model
     ("retrieval/composed_query.py", "fusion"),
-    ("indexing/asr_eval.py", "model_name"),  # -> a `name` on the Asr protocol
-    ("app/doctor.py", "ocr_backend"),  # doctor reads wrappers' internals: -> a `describe()` on LazyModel
-    ("app/doctor.py", "asr"),
-    ("app/doctor.py", "weights_path"),
-    ("app/doctor.py", "_device"),
-    ("app/doctor.py", "_model"),
-    ("app/doctor.py", "model"),
-    ("app/doctor.py", "device"),
-    ("app/doctor.py", "providers"),
-    ("app/doctor.py", "registry"),  # -> container.registry.describe(): both always exist now
-    ("app/doctor.py", "describe"),
 }
 
 SETTINGS_READERS_LEFT = {

@@ -32,6 +32,8 @@ def test_every_component_is_reported_with_its_device(make_container: Any, tiny_c
     assert mm["status"] == "off" and "MMRAG_MM_MODEL" in mm["reason"]
     for name in ("ocr", "asr", "router", "reranker", "generator", "store"):
         assert components[name]["status"] == "ok", (name, components[name])
+    assert components["ocr"]["device"] == "cpu (onnxruntime)"  # each wrapper's describe()
+    assert components["asr"]["device"] == "cpu" and components["asr"]["model"] == "packaged"
     assert report["ok"] is True and report["problems"] == []
     home = report["home"]
     assert home["exists"] and home["path"] == str(container.settings.home)

@@ -72,3 +72,13 @@ def test_an_uncached_hub_id_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) 
     ):
         _lazy(lambda s, d: object(), name="no-such-org/no-such-model").get()
     assert time.perf_counter() - started < 10
+
+
+def test_describe_says_the_model_and_the_device_once_loaded() -> None:
+    from core.protocols import Describable
+
+    lazy = _lazy(lambda source, device: object(), name="tiny", source=lambda name: name)
+    assert isinstance(lazy, Describable)
+    assert lazy.describe() == {"model": "tiny", "device": ""}  # nothing resolved before loading
+    lazy.get()
+    assert lazy.describe() == {"model": "tiny", "device": "cpu"}
