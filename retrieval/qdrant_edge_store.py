@@ -39,7 +39,7 @@ from retrieval.qdrant_vectors import (
     edge_point,
     edge_quantization,
     is_unknown_vector,
-    record_dims,
+    missing_dims,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class QdrantEdgeStore:
             return
         qe = _qe()
         shard = self._require("writing")
-        new = {name: dim for name, dim in record_dims(records).items() if name not in self._added}
+        new = missing_dims(records, self._added)
         with self._engine("writing points"):
             for name, dim in new.items():  # idempotent for a space that exists with this size
                 shard.update(qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine))

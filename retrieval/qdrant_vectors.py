@@ -21,26 +21,18 @@ UNKNOWN_VECTOR = "Not existing vector name"
 """How both engines word a request for a named vector the collection lacks."""
 
 
-def record_dims(records: Sequence[Record]) -> dict[str, int]:
-    """The dense spaces these records carry, with their dimensions.
+def missing_dims(records: Sequence[Record], known: Collection[str]) -> dict[str, int]:
+    """The dense spaces the records carry that are not in `known`, sized by the first vector of each.
 
-    Raises:
-        StoreError: two records disagree on a space's dimension.
+    Each space is measured once, so a bulk write costs a lookup or two per vector; a vector of another size
+    is then rejected by the engine like any write of the wrong size.
     """
     dims: dict[str, int] = {}
     for record in records:
         for name, vec in record.dense.items():
-            dim = int(np.asarray(vec).reshape(-1).shape[0])
-            if dims.setdefault(name, dim) != dim:
-                raise StoreError(
-                    f"vectors of space {name!r} in one write have dimensions {dims[name]} and {dim}"
-                )
+            if name not in known and name not in dims:
+                dims[name] = int(np.asarray(vec).reshape(-1).shape[0])
     return dims
-
-
-def missing_dims(records: Sequence[Record], known: Collection[str]) -> dict[str, int]:
-    """The dense spaces the records carry that are not in `known` (name -> dimension)."""
-    return {name: dim for name, dim in record_dims(records).items() if name not in known}
 
 
 def is_unknown_vector(exc: BaseException) -> bool:
