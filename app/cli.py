@@ -323,6 +323,9 @@ def sources(json_out: JsonOpt = False) -> None:
         status = escape(r["status"])
         if r["status"] == "failed":
             status = f"[red]failed[/red]: {escape(_one_line(r.get('error') or ''))}"
+        elif r["status"] == "indexed" and r.get("searchable") is False:
+            reason = escape(_one_line(r.get("reason") or "no searchable vectors"))
+            status = f"indexed, [yellow]not searchable[/yellow] ({reason})"
         out.print(
             f"{r['source_id'][:12]}  {r['segments']:>5} seg  {status}  {escape(r['uri'])}", highlight=False
         )

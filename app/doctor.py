@@ -11,6 +11,8 @@ one JSON-able report:
 - `ok`: False when a required component (the text encoder, the store) cannot load; `mmrag doctor` then exits 1;
 - `problems`: one line per component that is not `ok` and not `off`;
 - `backends`: every registered backend by role (built-in and plugins), what the settings can select;
+- `unsearchable`: indexed files that no search can find ({uri, reason}; e.g. pictures without text indexed
+  while CLIP weights were unavailable), also summed up in one `problems` line;
 - `settings`, `spaces`, `store`, `packages`: the earlier report, kept for scripts that read it.
 """
 
@@ -205,6 +207,8 @@ def diagnose(container: Container) -> dict[str, Any]:
             for name, c in components.items()
             if c["status"] not in ("ok", "off")
         ]
+        report["unsearchable"] = _unsearchable(container, components["store"])
+        report["problems"] += unsearchable_lines(report["unsearchable"])
         report["ok"] = all(components[name]["status"] == "ok" for name in REQUIRED)
     finally:
         try:
@@ -245,6 +249,30 @@ def _store_counts(container: Container, entry: dict[str, Any]) -> dict[str, Any]
     except Exception as exc:  # counted after a successful open: still report rather than raise
         entry.update(status="failed", reason=str(exc))
         return {"error": str(exc)}
+
+
+def _unsearchable(container: Container, store: dict[str, Any]) -> list[dict[str, str]]:
+    """Indexed files recorded in the manifest as having no searchable vector."""
+    if store["status"] != "ok":
+        return []
+    try:
+        rows = container.manifest.unsearchable()
+    except Exception:  # an old or broken manifest: the store line already says what is wrong
+        return []
+    return [{"uri": r.uri, "reason": r.reason or "no searchable vectors"} for r in rows]
+
+
+def unsearchable_lines(items: list[dict[str, str]], names: int = 5) -> list[str]:
+    """One line per reason: how many indexed files have no searchable vectors, and a few of their names."""
+    by_reason: dict[str, list[str]] = {}
+    for item in items:
+        by_reason.setdefault(item["reason"], []).append(Path(item["uri"]).name or item["uri"])
+    lines = []
+    for reason, files in by_reason.items():
+        shown = ", ".join(files[:names]) + (f", … ({len(files) - names} more)" if len(files) > names else "")
+        noun = "file has" if len(files) == 1 else "files have"
+        lines.append(f"{len(files)} indexed {noun} no searchable vectors ({reason}): {shown}")
+    return lines
 
 
 def render(report: dict[str, Any]) -> list[str]:

@@ -8,6 +8,10 @@ another path, which is indexed once). A path's row goes away when a file at that
 Write order keeps the store and the manifest consistent across crashes: a source is marked `indexing`
 before its points are written and `indexed` only after they are all stored. A source found in
 `indexing` state on the next run is re-indexed from scratch (its partial points deleted first).
+
+An indexed source may have no searchable vector at all (a picture without text, indexed while there is no
+image space): it is recorded with `searchable` false and the `reason`, so `sources` and `doctor` can say so.
+Manifests written before that column existed gain it on open, every old row reading as searchable.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ CREATE TABLE IF NOT EXISTS sources (
     status     TEXT NOT NULL,
     error      TEXT,
     segments   INTEGER NOT NULL DEFAULT 0,
-    indexed_at REAL
+    indexed_at REAL,
+    searchable INTEGER NOT NULL DEFAULT 1,
+    reason     TEXT
 );
 CREATE INDEX IF NOT EXISTS sources_uri ON sources(uri);
 CREATE TABLE IF NOT EXISTS paths (
@@ -58,6 +64,8 @@ class SourceRecord:
     error: str | None
     segments: int
     indexed_at: float | None
+    searchable: bool = True  # False: indexed, but no search can find it (see `reason`)
+    reason: str | None = None  # why an indexed source is not searchable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,11 +84,20 @@ class Manifest:
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a manifest written by an earlier version up to this schema (old rows read as searchable)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sources)")}
+        if "searchable" not in columns:
+            self._db.execute("ALTER TABLE sources ADD COLUMN searchable INTEGER NOT NULL DEFAULT 1")
+        if "reason" not in columns:
+            self._db.execute("ALTER TABLE sources ADD COLUMN reason TEXT")
 
     def _rows(self, sql: str, *args: Any) -> list[SourceRecord]:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [SourceRecord(*row) for row in rows]
+        return [_record(row) for row in rows]
 
     def _exec(self, sql: str, *args: Any) -> None:
         with self._lock:
@@ -111,20 +128,31 @@ class Manifest:
     def begin(self, source: Source) -> None:
         """Mark a source as being indexed (its points may be incomplete until `finish`)."""
         self._exec(
-            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, 'indexing', NULL, 0, NULL)",
+            "INSERT OR REPLACE INTO sources (source_id, uri, mime, size, status, error, segments, indexed_at)"
+            " VALUES (?, ?, ?, ?, 'indexing', NULL, 0, NULL)",
             source.source_id,
             source.uri,
             source.mime,
             source.size,
         )
 
-    def finish(self, source_id: str, segments: int) -> None:
+    def finish(self, source_id: str, segments: int, unsearchable: str | None = None) -> None:
+        """Mark a source indexed; `unsearchable` is the reason when none of its points can be found by a
+        search (it is then recorded as not searchable; indexing it again with a space that can find it clears
+        the flag)."""
         self._exec(
-            "UPDATE sources SET status = 'indexed', segments = ?, indexed_at = ? WHERE source_id = ?",
+            "UPDATE sources SET status = 'indexed', segments = ?, indexed_at = ?, searchable = ?, reason = ?"
+            " WHERE source_id = ?",
             segments,
             time.time(),
+            0 if unsearchable else 1,
+            unsearchable or None,
             source_id,
         )
+
+    def unsearchable(self) -> list[SourceRecord]:
+        """Indexed sources that no search can find, by uri."""
+        return self._rows("SELECT * FROM sources WHERE status = 'indexed' AND searchable = 0 ORDER BY uri")
 
     def fail(self, source: Source | None, uri: str, error: str) -> None:
         """Record a failed path with its reason. An unfinished source row of the file (`indexing`) is
@@ -188,3 +216,10 @@ class Manifest:
             if len(rows) == 1:
                 return rows[0]
         return None
+
+
+def _record(row: tuple[Any, ...]) -> SourceRecord:
+    """A `sources` row (10 columns) or a `paths` row read as one (8 columns: always searchable)."""
+    source_id, uri, mime, size, status, error, segments, indexed_at = row[:8]
+    searchable, reason = (bool(row[8]), row[9]) if len(row) > 8 else (True, None)
+    return SourceRecord(source_id, uri, mime, size, status, error, segments, indexed_at, searchable, reason)

@@ -35,7 +35,7 @@ from core.protocols import (
 from core.types import Source
 from indexing.extraction_worker import Extraction, InlineExtraction
 from indexing.extractors import extractor_for
-from indexing.manifest import PATH_STATUSES, Manifest
+from indexing.manifest import PATH_STATUSES, Manifest, SourceRecord
 from indexing.media_store import MediaStore
 from indexing.sources import load_source
 from indexing.walk import FileEntry, readable, real_folder, walk
@@ -106,10 +106,10 @@ class PendingFile:
     replaces: list[str]
 
 
-UNSEARCHABLE = (
-    "indexed, but nothing in it is searchable: no text in the picture (OCR, EXIF) and no image space to "
-    "embed it (CLIP weights missing: see mmrag doctor)"
-)
+UNSEARCHABLE_REASON = "no image space: CLIP weights unavailable, and no text in the picture (OCR, EXIF)"
+"""Why an indexed picture has no searchable vector (recorded in the manifest, shown by `sources`, `doctor`)."""
+
+UNSEARCHABLE = f"indexed, but nothing in it is searchable ({UNSEARCHABLE_REASON}: see mmrag doctor)"
 
 
 def _pictures_only(items: Sequence[Extracted]) -> bool:
@@ -306,7 +306,7 @@ class Indexer:
             if first != uri:
                 self.manifest.duplicate(source, uri, first)
             return None
-        if known is not None and known.status == "indexed":
+        if known is not None and known.status == "indexed" and not self._now_searchable(known):
             if known.uri != uri:
                 self._moved_or_copied(source, known.uri, report)
             else:
@@ -316,6 +316,11 @@ class Indexer:
         # A source left in `indexing` by a crash may have partial points: start it clean.
         self.store.delete_source(source.source_id)
         return PendingFile(source, [], replaces)
+
+    def _now_searchable(self, known: SourceRecord) -> bool:
+        """An indexed source recorded as not searchable (no image space then) that an image space now
+        here could make searchable: it is indexed again, which clears the flag."""
+        return not known.searchable and self.image_encoder is not None
 
     def _moved_or_copied(self, source: Source, old_uri: str, report: IndexReport | None) -> None:
         """An indexed source's bytes found at a new uri: a copy when the old file is still there, else a move
@@ -390,13 +395,18 @@ class Indexer:
             self.record_failure(source, source.uri, f"store write failed: {failure_message(exc)}", report)
             return
         for p in pending:
-            self.manifest.finish(p.source.source_id, len(p.items))
+            unsearchable = self.image_encoder is None and _pictures_only(p.items)
+            if unsearchable:  # unless a hook (the mm space) gave its pictures a vector after all
+                ids = {p.source.source_id}
+                unsearchable = not any(r.dense for r in records if r.segment.source_id in ids)
+            reason = UNSEARCHABLE_REASON if unsearchable else None
+            self.manifest.finish(p.source.source_id, len(p.items), unsearchable=reason)
             self.manifest.clear_path(p.source.uri)
             for old in p.replaces:
                 self._drop(old)
             report.indexed += 1
             report.segments += len(p.items)
-            if self.image_encoder is None and _pictures_only(p.items):
+            if unsearchable:
                 report.unsearchable.append(Failure(p.source.uri, UNSEARCHABLE))
 
     def _forget_partial(self, source_id: str) -> None:

@@ -275,6 +275,12 @@ class SourceOut(BaseModel):
     indexed_at: float | str | None = None
     segments: int = 0
     file_url: str | None = None
+    searchable: bool = Field(
+        default=True,
+        description="False for an indexed source that no search can find (e.g. a picture without text, "
+        "indexed while no image space was available); `reason` says why.",
+    )
+    reason: str | None = Field(default=None, description="Why an indexed source is not searchable.")
 
 
 class SourceList(BaseModel):
