@@ -21,7 +21,7 @@ from typing import Any
 from core.protocols import Generator, Reranker, Router
 from core.settings import Settings
 from core.types import Answer, Granularity, Hit, Route, RouteDecision, SearchFilter
-from generation.citations import renumber
+from generation.citations import StreamRenumber, renumber
 from generation.conflicts import (
     Conflict,
     conflict_note,
@@ -172,16 +172,21 @@ class RagPipeline:
         yield {"event": "evidence", "data": [evidence_to_dict(n, h) for n, h in enumerate(evidence, start=1)]}
         t = time.perf_counter()
         finish = getattr(self.generator, "finish", None)
-        if finish is not None:
+        if finish is not None:  # tokens as the model writes them, `[n]` numbered as `done` numbers them
+            note = " ".join(c.message() for c in conflicts)  # `with_conflicts` puts it before the answer
+            numbering = StreamRenumber(len(evidence), seed=note)
+            if note:
+                yield {"event": "token", "data": numbering.rewrite(note) + " "}
             pieces = []
             for piece in self.generator.stream(self._prompt_question(question, conflicts), evidence):
                 pieces.append(piece)
-                yield {"event": "token", "data": piece}
+                if shown := numbering.feed(piece):
+                    yield {"event": "token", "data": shown}
+            if rest := numbering.flush():
+                yield {"event": "token", "data": rest}
             answer = finish("".join(pieces), evidence)
         else:
-            answer = self.generator.generate(question, evidence)
-            for i, word in enumerate(answer.text.split(" ")):
-                yield {"event": "token", "data": word if i == 0 else " " + word}
+            answer = self.generator.generate(self._prompt_question(question, conflicts), evidence)
         answer = with_conflicts(answer, conflicts, evidence)
         timings["generate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
@@ -190,6 +195,9 @@ class RagPipeline:
             route=decision,
             timings={k: round(v, 4) for k, v in timings.items()},
         )
+        if finish is None:  # a whole answer at once: stream its final text, word by word
+            for i, word in enumerate(answer.text.split(" ")):
+                yield {"event": "token", "data": word if i == 0 else " " + word}
         yield {"event": "done", "data": answer_to_dict(answer)}
 
 

@@ -86,3 +86,50 @@ def renumber(answer: Answer) -> Answer:
 def is_abstention(text: str) -> bool:
     """Whether the answer says it does not know."""
     return bool(_IDK.search(text.lower().replace("’", "'")))
+
+
+_OPEN_MARKER = re.compile(r"\[[\d\s,]*$")
+_MAX_MARKER = 40  # a held-back "[..." longer than this is text, not a marker
+
+
+class StreamRenumber:
+    """Renumber the `[n]` markers of streamed text as they arrive, the way `resolve_citations` + `renumber`
+    number the final answer: the first evidence number used becomes [1], the next new one [2], ...
+
+    Markers pointing at no evidence are dropped; a piece that ends inside a possible marker (`"... [1"`) is
+    held back until the marker closes or turns out to be text. `seed` is text that will precede the answer
+    (a conflict note): its markers take the first numbers.
+    """
+
+    def __init__(self, evidence_count: int, seed: str = "") -> None:
+        self.evidence_count = evidence_count
+        self.numbers: dict[int, int] = {}
+        self._held = ""
+        self.rewrite(seed)
+
+    def rewrite(self, text: str) -> str:
+        """`text` (whole markers only) with its markers renumbered."""
+        return _MARKER.sub(self._marker, text)
+
+    def _marker(self, match: re.Match[str]) -> str:
+        out: list[int] = []
+        for x in match.group(1).split(","):
+            n = int(x)
+            if 1 <= n <= self.evidence_count:
+                out.append(self.numbers.setdefault(n, len(self.numbers) + 1))
+        return "".join(f"[{n}]" for n in dict.fromkeys(out))
+
+    def feed(self, piece: str) -> str:
+        """The part of the stream so far that can be shown, markers renumbered ('' while one is open)."""
+        text = self._held + piece
+        tail = _OPEN_MARKER.search(text)
+        if tail is not None and len(text) - tail.start() <= _MAX_MARKER:
+            text, self._held = text[: tail.start()], text[tail.start() :]
+        else:
+            self._held = ""
+        return self.rewrite(text)
+
+    def flush(self) -> str:
+        """Whatever is still held back at the end of the stream."""
+        text, self._held = self._held, ""
+        return self.rewrite(text)
