@@ -421,7 +421,8 @@ class QdrantClientStore:
             self._spaces = list(vectors) if isinstance(vectors, dict) else []
         return self._spaces
 
-    def _add_spaces(self, spaces: Mapping[str, int]) -> None:
+    def _add_spaces(self, spaces: Mapping[str, int], retry: bool = True) -> None:
+        """Add the missing spaces; one another writer added meanwhile is fine if its dimension agrees."""
         m = _models()
         client = self._conn()
         info = self._call("reading the collection", client.get_collection, self.collection)
@@ -436,7 +437,13 @@ class QdrantClientStore:
                     )
                 continue
             config = m.DenseVectorNameConfig(dense=m.DenseVectorConfig(size=dim, distance=m.Distance.COSINE))
-            self._call("adding a vector space", client.create_vector_name, self.collection, name, config)
+            try:
+                self._call("adding a vector space", client.create_vector_name, self.collection, name, config)
+            except StoreError:
+                if not retry:
+                    raise
+                self._add_spaces(spaces, retry=False)  # raced with another writer: check what it made
+                return
 
     def _quantization_config(self) -> Any:
         return client_quantization(_models(), self.quantization)

@@ -495,3 +495,31 @@ def test_build_store_picks_the_backend_from_settings(tmp_path: Path) -> None:
     server = build_store(Settings(home=tmp_path, qdrant_url="http://127.0.0.1:6333", shard_number=3))
     assert isinstance(server, QdrantClientStore)
     assert (server.url, server.shard_number, server.collection) == ("http://127.0.0.1:6333", 3, "mmrag")
+
+
+def test_a_space_another_writer_added_meanwhile_is_not_an_error() -> None:
+    """Two writers add the same GRAM space at once (a server shared by the API and a CLI run): the loser
+    re-reads the collection and writes. The race is staged on the real in-memory client: the other writer's
+    create lands just before ours, and ours is refused as a server refuses a second create."""
+    store = QdrantClientStore("race")
+    store.ensure(SPACES)
+    client = store._conn()
+    real_create = client.create_vector_name
+
+    raced: list[str] = []
+
+    def create_after_the_other_writer(collection: str, name: str, config: object) -> None:
+        real_create(collection, name, config)  # the other writer's create (ours, the first time: none)
+        if not raced:
+            raced.append(name)
+            raise ValueError(f"Wrong input: vector name {name} already exists")
+
+    client.create_vector_name = create_after_the_other_writer  # type: ignore[method-assign]
+    try:
+        clips = _clip_records(2)
+        store.upsert(clips)
+        ids = [r.segment.segment_id for r in clips]
+        assert raced and set(store.vectors(gram_space("speech"), ids)) == set(ids)
+        assert set(store.vectors(gram_space("ocr"), ids)) == set(ids[::2])
+    finally:
+        store.close()
