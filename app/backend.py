@@ -139,14 +139,11 @@ class LocalBackend:
         return ray_indexer(self.container, address).index_paths(list(paths), progress).to_dict()
 
     def search(self, query: str, k: int, flt: SearchFilter, image: bytes | None) -> dict[str, Any]:
-        only = None if flt.is_empty() else flt
-        if image is None:
-            hits, method = self.container.retriever.search(query, k=k, flt=only), "hybrid"
-        else:
-            from retrieval.composed_query import search_composed
+        from retrieval.query import Query
 
-            hits, method = search_composed(self.container, query or None, _picture(image), k, only)
-        return {"hits": [h.to_dict() for h in hits], "method": method}
+        picture = _picture(image) if image is not None else None
+        result = self.container.retriever.search(Query(text=query, image=picture, filters=flt, k=k))
+        return {"hits": [h.to_dict() for h in result], "method": result.method}
 
     def ask(self, question: str) -> dict[str, Any]:
         from app.api.routes.ask import answer_out

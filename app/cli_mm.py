@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.errors import MmragError
+from core.errors import MmragError, ModelUnavailableError
 from core.types import SearchFilter
 
 
@@ -33,10 +33,16 @@ def reembed(
     container = backend.container
     flt = SearchFilter(source_ids=tuple(source)) if source else None
     try:
+        encoder = container.mm_encoder
+        if encoder is None:
+            reason = container.unavailable.get("mm", "no mm encoder (set MMRAG_MM_MODEL)")
+            raise ModelUnavailableError(f"cannot re-embed into the mm space: {reason}")
         with Progress(console=err, transient=True, disable=json_out) as bar:
             task = bar.add_task("re-embedding", total=None)
             written = reembed_mm(
-                container,
+                encoder,
+                container.store,
+                container.media,
                 flt=flt,
                 batch=batch,
                 progress=lambda done, n: bar.update(task, completed=done, total=n),

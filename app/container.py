@@ -50,8 +50,13 @@ class Container:
         self.unavailable: dict[str, str] = {}
 
     def _build(self, role: Role) -> Any:
-        """The backend the settings select for `role`, built from the registry."""
-        return self.registry.build(role, selected_name(self.settings, role), self.settings, self)
+        """The backend the settings select for `role`, built from the registry.
+
+        The router, reranker and generator read the question, so they get the query-caching text encoder
+        (`query_encoder`): one encoding of the question per `ask`, shared with the retriever.
+        """
+        components = _QueryComponents(self) if role in _QUERY_ROLES else self
+        return self.registry.build(role, selected_name(self.settings, role), self.settings, components)
 
     # --- encoders -------------------------------------------------------------------------------------
     @cached_property
@@ -77,11 +82,29 @@ class Container:
         return encoder
 
     @cached_property
+    def query_encoder(self) -> TextEncoder:
+        """The text encoder remembering recent query vectors: the question is encoded once per `ask`."""
+        from retrieval.query_cache import QueryCachingEncoder
+
+        return QueryCachingEncoder(self.text_encoder)
+
+    @cached_property
     def mm_encoder(self) -> MllmEmbedder | None:
         """The MLLM embedder for the optional `mm` space, or None (off by default; reason in `unavailable`)."""
-        from indexing.mm_space import build_mm_encoder
+        s = self.settings
+        if not s.mm_model:
+            self.unavailable["mm"] = "disabled (MMRAG_MM_MODEL is empty)"
+            return None
+        from indexing.mllm_embedder import MllmEmbedder
 
-        return build_mm_encoder(self.settings, self.unavailable)
+        encoder = MllmEmbedder(s.mm_model, device=s.device, batch_size=min(s.batch_size, 8))
+        try:
+            encoder.load()
+        except ModelUnavailableError as exc:
+            log.warning("mm space disabled: %s", exc)
+            self.unavailable["mm"] = str(exc)
+            return None
+        return encoder
 
     @cached_property
     def lexical(self) -> BM25LexicalEncoder:
@@ -181,9 +204,10 @@ class Container:
 
         return Retriever(
             store=self.store,
-            text_encoder=self.text_encoder,
+            text_encoder=self.query_encoder,
             image_encoder=self.image_encoder,
             mm_encoder=self.mm_encoder,
+            unavailable=self.unavailable,
             lexical=self.lexical,
             fusion=self.settings.fusion,
             candidates=self.settings.candidates,
@@ -234,3 +258,41 @@ class Container:
             self.indexer.close()  # stops the extraction worker
         if "store" in self.__dict__:
             self.store.close()
+
+
+_QUERY_ROLES = frozenset({"router", "reranker", "generator"})
+
+
+class _QueryComponents:
+    """The container as the question's readers see it: `text_encoder` is the query-caching one."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        return self._container.query_encoder
+
+    @property
+    def image_encoder(self) -> ImageEncoder | None:
+        return self._container.image_encoder
+
+    @property
+    def generator(self) -> Generator:
+        return self._container.generator
+
+    @property
+    def media(self) -> MediaStore:
+        return self._container.media
+
+    @property
+    def ocr(self) -> Ocr | None:
+        return self._container.ocr
+
+    @property
+    def asr(self) -> Asr:
+        return self._container.asr
+
+    @property
+    def store(self) -> RescoringStore:
+        return self._container.store

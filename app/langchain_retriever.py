@@ -23,6 +23,7 @@ from pydantic import ConfigDict
 from core.errors import NotFoundError
 from core.protocols import MediaResolver
 from core.types import Granularity, Hit, SearchFilter
+from retrieval.query import Query
 
 
 def hit_to_document(hit: Hit, media: MediaResolver | None = None) -> Document:
@@ -50,10 +51,11 @@ class MmragRetriever(BaseRetriever):
     """LangChain `BaseRetriever` backed by an mmrag `Container` (hybrid search; optionally routed).
 
     Attributes:
-        container: The composition root (its retriever, router and media store are used).
+        container: The composition root (its retriever, RAG pipeline and media store are used).
         k: Documents returned per query.
         granularities: Only these granularities (e.g. ["paragraph"]); empty: all.
-        routed: Let mmrag's router choose the granularities per query (overrides `granularities`).
+        routed: Rank as `mmrag ask` does (overrides `granularities`): every granularity is searched, the
+            candidates are reranked, and the router's route probability is a prior, not a filter.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -63,12 +65,7 @@ class MmragRetriever(BaseRetriever):
     granularities: list[str] = []
     routed: bool = False
 
-    def _filter(self, query: str) -> SearchFilter | None:
-        if self.routed:
-            from app.rag import granularities_for
-
-            grans = granularities_for(self.container.router.route(query).selected)
-            return SearchFilter(granularities=grans) if grans else None
+    def _filter(self) -> SearchFilter | None:
         if self.granularities:
             return SearchFilter(granularities=tuple(Granularity(g) for g in self.granularities))
         return None
@@ -76,5 +73,8 @@ class MmragRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        hits = self.container.retriever.search(query, k=self.k, flt=self._filter(query))
+        if self.routed:
+            hits = self.container.rag.search(query, k=self.k)
+        else:
+            hits = self.container.retriever.search(Query(text=query, k=self.k, filters=self._filter()))
         return [hit_to_document(h, self.container.media) for h in hits]

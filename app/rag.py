@@ -31,7 +31,7 @@ from generation.conflicts import (
 )
 from rerank.route_prior import DEFAULT_PRIOR_WEIGHT, apply_route_prior, collapse_duplicates
 from rerank.selection import select_evidence
-from retrieval.retriever import Retriever
+from retrieval.retriever import EncodedQuery, Retriever
 from retrieval.route_selection import granularity_prior, searched_summary, share_candidates
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,31 @@ class RagPipeline:
         if set(decision.selected) <= {Route.NONE} and not getattr(self.generator, "needs_evidence", False):
             # Nothing to look up, and a model that knows things answers: no retrieval.
             return searched_summary(decision, (), (), ()), []
+        held, candidates, reranked = self.rank(question, decision, timings)
+        selected = select_evidence(
+            reranked,
+            threshold=self.settings.rerank_threshold,
+            min_k=self.settings.rerank_min_k,
+            max_k=self.settings.rerank_max_k,
+        )
+        return searched_summary(decision, held, candidates, selected), selected
+
+    def rank(
+        self, question: str, decision: RouteDecision, timings: dict[str, float] | None = None
+    ) -> tuple[tuple[Granularity, ...], list[Hit], list[Hit]]:
+        """Search every granularity and rerank with the route as a prior.
+
+        The question is encoded once (`Retriever.encode`) for every search here; the router, reranker and
+        generator get the same dense vector from the container's query-caching encoder.
+
+        Returns:
+            (granularities the hits hold, the candidates reranked, the reranked hits best first).
+        """
+        timings = {} if timings is None else timings
         t = time.perf_counter()
-        hits = self.retriever.search(question, k=self.pool)
-        hits += self._missing_granularities(question, hits)
+        encoded = self.retriever.encode(question)
+        hits = list(self.retriever.search(encoded, k=self.pool))
+        hits += self._missing_granularities(encoded, hits)
         held = tuple(g for g in Granularity if any(h.segment.granularity is g for h in hits))
         candidates = share_candidates(hits, self.candidates, self.share)
         timings["retrieve"] = time.perf_counter() - t
@@ -139,15 +161,13 @@ class RagPipeline:
             apply_route_prior(reranked, granularity_prior(decision.probabilities), self.prior_weight)
         )
         timings["rerank"] = time.perf_counter() - t
-        selected = select_evidence(
-            reranked,
-            threshold=self.settings.rerank_threshold,
-            min_k=self.settings.rerank_min_k,
-            max_k=self.settings.rerank_max_k,
-        )
-        return searched_summary(decision, held, candidates, selected), selected
+        return held, candidates, reranked
 
-    def _missing_granularities(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+    def search(self, question: str, k: int) -> list[Hit]:
+        """The `k` best hits ranked as `ask` ranks its evidence (every granularity, the route as a prior)."""
+        return self.rank(question, self.router.route(question))[2][:k]
+
+    def _missing_granularities(self, encoded: EncodedQuery, hits: Sequence[Hit]) -> list[Hit]:
         """The best `share` hits of each granularity the index holds but the pool lacks (large indexes)."""
         found = {h.segment.granularity for h in hits}
         if len(hits) < self.pool:
@@ -156,7 +176,7 @@ class RagPipeline:
         for g in Granularity:
             flt = SearchFilter(granularities=(g,))
             if g not in found and self.retriever.store.count(flt) > 0:
-                out += self.retriever.search(question, k=self.share, flt=flt)
+                out += self.retriever.search(encoded, k=self.share, flt=flt)
         return out
 
     def stream(self, question: str) -> Iterator[dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.errors import ModelUnavailableError, NotFoundError
 from core.types import Granularity, Modality, SearchFilter, Segment, Vector
@@ -22,8 +22,7 @@ from core.types import Granularity, Modality, SearchFilter, Segment, Vector
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from core.protocols import Extracted, Record
-    from core.settings import Settings
+    from core.protocols import Extracted, MediaResolver, Record, VectorStore
     from indexing.mllm_embedder import MllmEmbedder
 
 log = logging.getLogger(__name__)
@@ -33,35 +32,6 @@ MAX_TEXT_CHARS = 2000
 """Longer texts are cut: the mm space is for matching, and MLLM cost grows with every token."""
 
 _PICTURE_GRANULARITIES = {Granularity.IMAGE, Granularity.FRAME, Granularity.CLIP, Granularity.VIDEO}
-
-
-def build_mm_encoder(settings: Settings, unavailable: dict[str, str]) -> MllmEmbedder | None:
-    """The loaded MLLM embedder for `settings.mm_model`, or None with the reason put in `unavailable["mm"]`."""
-    if not settings.mm_model:
-        unavailable[MM_SPACE] = "disabled (MMRAG_MM_MODEL is empty)"
-        return None
-    from indexing.mllm_embedder import MllmEmbedder
-
-    encoder = MllmEmbedder(settings.mm_model, device=settings.device, batch_size=min(settings.batch_size, 8))
-    try:
-        encoder.load()
-    except ModelUnavailableError as exc:
-        log.warning("mm space disabled: %s", exc)
-        unavailable[MM_SPACE] = str(exc)
-        return None
-    return encoder
-
-
-def mm_encoder_of(container: Any) -> MllmEmbedder | None:
-    """The container's `mm_encoder`; built from its settings (and cached on it) if it has no such attribute.
-
-    Lets composed search and re-embedding work with a composition root that does not wire the mm space yet.
-    """
-    if "mm_encoder" in vars(container) or hasattr(type(container), "mm_encoder"):
-        return container.mm_encoder  # type: ignore[no-any-return]
-    encoder = build_mm_encoder(container.settings, container.unavailable)
-    container.__dict__["mm_encoder"] = encoder
-    return encoder
 
 
 def wants_picture(segment: Segment) -> bool:
@@ -129,18 +99,19 @@ def mm_record_hook(encoder: MllmEmbedder) -> Callable[[Sequence[Extracted], list
 
 
 def reembed_mm(
-    container: Any,
+    encoder: MllmEmbedder | None,
+    store: VectorStore,
+    media: MediaResolver,
     flt: SearchFilter | None = None,
     batch: int = 64,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Embed every stored segment into the `mm` space from stored text and media; no re-extraction.
 
-    Uses `container.mm_encoder`, `container.store` (which must offer `scroll` and `update_vectors`, see
-    `VectorStore.scroll`/`update_vectors`) and `container.media.path(source_id, media_ref)` for pictures.
-
     Args:
-        container: The app's `Container`.
+        encoder: The loaded MLLM embedder (None: raises, with the reason to set MMRAG_MM_MODEL).
+        store: Where the segments are (`scroll`) and the `mm` vectors go (`update_vectors`).
+        media: Resolves a segment's stored picture (`media_ref`) to a file.
         flt: Restrict to some sources/modalities (default: everything).
         batch: Segments per encoding round.
         progress: Called with (segments done, segments total).
@@ -152,30 +123,29 @@ def reembed_mm(
         ModelUnavailableError: no MLLM embedder is configured or it could not load.
         StoreError: the store failed.
     """
-    encoder = mm_encoder_of(container)
     if encoder is None:
-        reason = getattr(container, "unavailable", {}).get(MM_SPACE, "no mm encoder (set MMRAG_MM_MODEL)")
-        raise ModelUnavailableError(f"cannot re-embed into the mm space: {reason}")
-    store = container.store
+        raise ModelUnavailableError("cannot re-embed into the mm space: no mm encoder (set MMRAG_MM_MODEL)")
     store.ensure({MM_SPACE: encoder.dim})
     total, done, written = store.count(flt), 0, 0
     chunk: list[Segment] = []
     for segment in store.scroll(flt):
         chunk.append(segment)
         if len(chunk) >= batch:
-            written += _reembed_chunk(encoder, store, container.media, chunk)
+            written += _reembed_chunk(encoder, store, media, chunk)
             done, chunk = done + len(chunk), []
             if progress:
                 progress(done, total)
     if chunk:
-        written += _reembed_chunk(encoder, store, container.media, chunk)
+        written += _reembed_chunk(encoder, store, media, chunk)
         if progress:
             progress(done + len(chunk), total)
     log.info("re-embedded %d segments into the mm space", written)
     return written
 
 
-def _reembed_chunk(encoder: MllmEmbedder, store: Any, media: Any, segments: list[Segment]) -> int:
+def _reembed_chunk(
+    encoder: MllmEmbedder, store: VectorStore, media: MediaResolver, segments: list[Segment]
+) -> int:
     pictures = [_stored_picture(media, s) for s in segments]
     vectors = mm_document_vectors(encoder, segments, pictures)
     update = {s.segment_id: v for s, v in zip(segments, vectors, strict=True) if v is not None}
@@ -184,7 +154,7 @@ def _reembed_chunk(encoder: MllmEmbedder, store: Any, media: Any, segments: list
     return len(update)
 
 
-def _stored_picture(media: Any, segment: Segment) -> list[Image]:
+def _stored_picture(media: MediaResolver, segment: Segment) -> list[Image]:
     """The segment's stored thumbnail/frame as a one-item list, or [] (text segment, or media missing)."""
     if not segment.media_ref or not wants_picture(segment):
         return []

@@ -1,10 +1,10 @@
-"""Composed (image + text) and image-only queries, and per-modality search of the `mm` space.
+"""Search helpers of composed (image + text) queries and of the `mm` space; `Retriever.search` uses them.
 
 With the MLLM embedder the (image, text) pair is embedded jointly in the `mm` space ("mm-joint"; an image
 alone is "mm-image"). Without it, the CLIP image embedding and the CLIP text embedding of the modification
-text are fused (weighted sum, renormalised: the usual zero-shot composed-retrieval baseline) and searched in
-the `image` space, and the text alone is searched in the `text` and `lexical` spaces; the lists are fused
-("clip-fusion"; an image alone is "clip-image"). Every function returns which method it used.
+text are fused (`composed_vector`: weighted sum, renormalised, the usual zero-shot composed-retrieval
+baseline) and searched in the `image` space, and the text alone is searched in the `text` and `lexical`
+spaces; the lists are fused ("clip-fusion"; an image alone is "clip-image"). See retrieval/query.py.
 
 Modality bias (MM-Embed, Lin et al. 2024): an MLLM retriever tends to rank text candidates above images for
 a text query, so one mixed top-k over the `mm` space can crowd images out. `search_mm_per_modality` searches
@@ -14,17 +14,16 @@ for text queries) and fuses the lists with RRF, so every modality present is rep
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from core.errors import InvalidRequestError, ModelUnavailableError, StoreError
+from core.errors import InvalidRequestError
 from core.types import Hit, Modality, SearchFilter, Vector
-from indexing.mm_space import mm_encoder_of
 from retrieval.fusion import fuse
+from retrieval.query import DEFAULT_IMAGE_WEIGHT
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -32,94 +31,33 @@ if TYPE_CHECKING:
     from core.protocols import VectorStore
     from indexing.mllm_embedder import MllmEmbedder
 
-log = logging.getLogger(__name__)
 
-MM_JOINT = "mm-joint"
-MM_IMAGE = "mm-image"
-MM_TEXT = "mm-text"
-CLIP_FUSION = "clip-fusion"
-CLIP_IMAGE = "clip-image"
+class ClipLike(Protocol):
+    """A CLIP-style encoder: pictures and text into one space."""
 
-DEFAULT_IMAGE_WEIGHT = 0.5
-"""Weight of the reference image against the modification text in the CLIP fallback."""
+    def encode_images(self, images: Sequence[Image]) -> Vector: ...
 
-
-def search_composed(
-    container: Any,
-    text: str | None,
-    image: Image,
-    k: int = 10,
-    flt: SearchFilter | None = None,
-    image_weight: float = DEFAULT_IMAGE_WEIGHT,
-) -> tuple[list[Hit], str]:
-    """Search with an image and optional text (query by example when `text` is empty).
-
-    Args:
-        container: The app's `Container` (uses `mm_encoder` when present, else `image_encoder`,
-            `text_encoder`, `lexical`, `store`, `settings`).
-        text: The modification / accompanying text, or None/"" for an image-only query.
-        image: The query picture.
-        k: Hits to return.
-        flt: Restricts the search (modality, granularity, source).
-        image_weight: CLIP fallback only: weight of the image embedding in [0, 1]; the text gets the rest.
-
-    Returns:
-        (hits best first, method) with method one of "mm-joint", "mm-image", "clip-fusion", "clip-image".
-        With the mm encoder loaded but no `mm` vectors matching (a collection not re-embedded yet), the
-        CLIP method is used when CLIP is available.
-
-    Raises:
-        InvalidRequestError: no image was given.
-        ModelUnavailableError: neither the mm nor the image (CLIP) space is available.
-    """
-    if image is None:
-        raise InvalidRequestError("an image query needs an image; use the plain search for text only")
-    text = (text or "").strip()
-    candidates = max(k, int(getattr(container.settings, "candidates", 100)))
-    encoder = mm_encoder_of(container)
-    if encoder is not None:
-        task = "composed" if text else "image_query"
-        vector = encoder.encode_pairs([image], [text], task=task)[0]
-        try:
-            hits = search_mm_per_modality(container.store, vector, k, flt, candidates)
-        except StoreError as exc:  # the collection has no mm space yet
-            log.info("mm search failed (%s)", exc)
-            hits = []
-        if hits or container.image_encoder is None:
-            return hits, MM_JOINT if text else MM_IMAGE
-        # Enabled but not filled: a collection indexed before MMRAG_MM_MODEL was set.
-        log.warning("the mm space holds nothing for this search (run `mmrag reembed`); using CLIP instead")
-    clip = container.image_encoder
-    if clip is None:
-        reasons = "; ".join(f"{s}: {r}" for s, r in container.unavailable.items() if s in ("mm", "image"))
-        raise ModelUnavailableError(f"image queries need the mm or the image (CLIP) space ({reasons})")
-    if not text:
-        return container.store.search("image", clip.encode_images([image])[0], flt, k), CLIP_IMAGE
-    lists = {
-        "image": container.store.search(
-            "image", clip_composed_vector(clip, image, text, image_weight), flt, candidates
-        ),
-        "text": container.store.search(
-            "text", container.text_encoder.encode_queries([text])[0], flt, candidates
-        ),
-        "lexical": container.store.search(
-            "lexical", container.lexical.encode_queries([text])[0], flt, candidates
-        ),
-    }
-    return fuse(lists, method=getattr(container.settings, "fusion", "rrf"), k=k), CLIP_FUSION
+    def encode_queries(self, texts: Sequence[str]) -> Vector: ...
 
 
 def clip_composed_vector(
-    clip: Any, image: Image, text: str, image_weight: float = DEFAULT_IMAGE_WEIGHT
+    clip: ClipLike, image: Image, text: str, image_weight: float = DEFAULT_IMAGE_WEIGHT
 ) -> Vector:
     """CLIP image embedding and CLIP text embedding, weighted and renormalised (one (d,) vector).
 
     `clip` must embed both images (`encode_images`) and text into the same space (`encode_queries`).
     """
-    if not 0.0 <= image_weight <= 1.0:
-        raise InvalidRequestError(f"image_weight must be in [0, 1], not {image_weight}")
     image_vec = clip.encode_images([image])[0]
     text_vec = clip.encode_queries([text])[0]
+    return composed_vector(image_vec, text_vec, image_weight)
+
+
+def composed_vector(image_vec: Vector, text_vec: Vector | None, image_weight: float) -> Vector:
+    """`image_weight` * picture + (1 - `image_weight`) * text, renormalised; the picture alone without text."""
+    if not 0.0 <= image_weight <= 1.0:
+        raise InvalidRequestError(f"image_weight must be in [0, 1], not {image_weight}")
+    if text_vec is None:
+        return image_vec.astype(np.float32)
     mixed = image_weight * image_vec + (1.0 - image_weight) * text_vec
     norm = float(np.linalg.norm(mixed))
     return (mixed / norm if norm > 0 else image_vec).astype(np.float32)

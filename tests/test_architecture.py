@@ -250,10 +250,6 @@ PROBES_LEFT = {
     ("app/rag.py", "finish"),  # -> isinstance(generator, StreamingGenerator)
     ("app/rag.py", "text_encoder"),  # the container now always passes the text encoder to the generator
     ("app/rag.py", "needs_evidence"),  # -> generator.needs_evidence (declared on Generator now)
-    ("indexing/mm_space.py", "mm_encoder"),  # mm_encoder_of(container): goes with one query model
-    ("indexing/mm_space.py", "unavailable"),
-    ("retrieval/composed_query.py", "candidates"),  # search_composed(container): goes with one query model
-    ("retrieval/composed_query.py", "fusion"),
 }
 
 SETTINGS_READERS_LEFT = {
@@ -261,7 +257,6 @@ SETTINGS_READERS_LEFT = {
     "generation/generators.py",  # build_generator(settings, ...)
     "indexing/onnx_export.py",
     "indexing/onnx_text_encoder.py",
-    "indexing/mm_space.py",
 }
 
 CLI_CIRCLE_LEFT = {

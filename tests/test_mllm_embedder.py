@@ -22,16 +22,8 @@ from core.types import Granularity, Modality, SearchFilter, Segment
 from indexing.mllm_embedder import MllmEmbedder
 from indexing.mllm_formats import card_for, instruction_text, render
 from indexing.mm_space import TextToImageView, mm_document_vectors, mm_record_hook, reembed_mm
-from retrieval.composed_query import (
-    CLIP_FUSION,
-    CLIP_IMAGE,
-    MM_IMAGE,
-    MM_JOINT,
-    clip_composed_vector,
-    search_composed,
-    search_mm_per_modality,
-    search_mm_text,
-)
+from retrieval.composed_query import clip_composed_vector, search_mm_per_modality, search_mm_text
+from retrieval.query import CLIP_FUSION, CLIP_IMAGE, MM_IMAGE, MM_JOINT, Query, SearchResult
 from tests.conftest import SAMPLES
 from tests.fixtures.tiny_qwen2vl import build_tiny_qwen2vl
 
@@ -181,9 +173,18 @@ def photo_corpus(tmp_path: Path) -> Path:
 def _with_mm(container: Any, mm: MllmEmbedder) -> Any:
     """Wire the mm space into a container the way the composition root should (see docs/mm-embedder.md)."""
     container.__dict__["mm_encoder"] = mm
+    container.__dict__.pop("retriever", None)  # built again with the mm encoder
     container.store.ensure({"mm": mm.dim})
     container.indexer.hooks.append(mm_record_hook(mm))
     return container
+
+
+def search_composed(
+    container: Any, text: str | None, image: Any, k: int, flt: SearchFilter | None = None
+) -> tuple[SearchResult, str]:
+    """A picture query (composed with `text` when given) through the one search path."""
+    result = container.retriever.search(Query(text=text or "", image=image, k=k, filters=flt))
+    return result, result.method
 
 
 def test_composed_and_image_queries_with_the_mm_space(
@@ -217,6 +218,7 @@ def test_clip_fallback_without_the_mm_space(
     assert method == CLIP_FUSION and hits
     assert c.unavailable["mm"] == "disabled (MMRAG_MM_MODEL is empty)"
     c.__dict__["mm_encoder"] = mm  # enabled, but the collection was never (re-)embedded into mm
+    c.__dict__.pop("retriever")
     hits_again, method = search_composed(c, "the same cat but black", pictures[0], k=5)
     assert method == CLIP_FUSION and [h.segment.segment_id for h in hits_again] == [
         h.segment.segment_id for h in hits
@@ -227,7 +229,7 @@ def test_clip_fallback_without_the_mm_space(
     fused = clip_composed_vector(c.image_encoder, pictures[0], "black", image_weight=1.0)
     np.testing.assert_allclose(fused, c.image_encoder.encode_images([pictures[0]])[0], atol=1e-5)
     with pytest.raises(InvalidRequestError):
-        search_composed(c, "text", None, k=3)  # type: ignore[arg-type]
+        search_composed(c, "", None, k=3)  # neither text nor picture
 
 
 def test_reembed_existing_collection_into_mm(
@@ -236,15 +238,18 @@ def test_reembed_existing_collection_into_mm(
     plain = make_container(ocr=False)
     plain.indexer.index_paths([photo_corpus])  # indexed without the mm space
     total = plain.store.count()
-    with pytest.raises(ModelUnavailableError, match="MMRAG_MM_MODEL is empty"):
-        reembed_mm(plain)
+    assert plain.mm_encoder is None and plain.unavailable["mm"] == "disabled (MMRAG_MM_MODEL is empty)"
+    with pytest.raises(ModelUnavailableError, match="MMRAG_MM_MODEL"):
+        reembed_mm(plain.mm_encoder, plain.store, plain.media)
     plain.close()
     # The same home, now with MMRAG_MM_MODEL set: the encoder is built from the settings.
     c = make_container(ocr=False, mm_model=str(tiny_mm_dir))
     store = c.store
     text_before = store.search("text", c.text_encoder.encode_queries(["coffee"])[0], k=total)
     seen: list[tuple[int, int]] = []
-    written = reembed_mm(c, batch=2, progress=lambda done, n: seen.append((done, n)))
+    written = reembed_mm(
+        c.mm_encoder, c.store, c.media, batch=2, progress=lambda done, n: seen.append((done, n))
+    )
     assert written == total and seen[-1] == (total, total)
     # The other spaces are untouched and the photos are found by their stored thumbnails.
     text_after = store.search("text", c.text_encoder.encode_queries(["coffee"])[0], k=total)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 
 from app.api.deps import ContainerDep, ReadDep
-from app.api.errors import ApiError
 from app.api.routes.sources import file_url
 from app.api.schemas import SearchRequest, SearchResponse, error_responses, hit_out
 from core.errors import InvalidRequestError
 from core.types import Hit, SearchFilter
+from retrieval.query import Query
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -48,16 +48,6 @@ def decode_image(data: str) -> Image:
         raise InvalidRequestError(f"image: not a readable base64 PNG/JPEG ({exc})") from exc
 
 
-def _composed(
-    container: object, query: str, image: Image, k: int, flt: SearchFilter | None
-) -> tuple[list[Hit], str]:
-    try:
-        from retrieval.composed_query import search_composed
-    except ImportError as exc:
-        raise ApiError(501, "not_implemented", "image queries are not available in this build") from exc
-    return search_composed(container, query or None, image, k, flt)
-
-
 def with_file_urls(request: Request, hits: list[Hit]) -> list:
     """Hit JSON with `file_url` set for sources whose original was uploaded (looked up once per source)."""
     urls: dict[str, str | None] = {}
@@ -87,14 +77,7 @@ def search(body: SearchRequest, request: Request, container: ContainerDep) -> Se
         source_ids=tuple(body.source_ids),
     )
     start = time.perf_counter()
-    if body.image:
-        hits, method = _composed(
-            container, body.query, decode_image(body.image), body.k, None if flt.is_empty() else flt
-        )
-    else:
-        hits, method = (
-            container.retriever.search(body.query, k=body.k, flt=None if flt.is_empty() else flt),
-            "hybrid",
-        )
+    picture = decode_image(body.image) if body.image else None
+    result = container.retriever.search(Query(text=body.query, image=picture, filters=flt, k=body.k))
     took = (time.perf_counter() - start) * 1000
-    return SearchResponse(hits=with_file_urls(request, hits), method=method, took_ms=round(took, 2))
+    return SearchResponse(hits=with_file_urls(request, result), method=result.method, took_ms=round(took, 2))

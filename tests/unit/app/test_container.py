@@ -61,7 +61,11 @@ def test_every_role_comes_from_the_registry(tmp_path: Path, fake_backends: Regis
         assert names[0] == "PdfExtractor" and names[-1] == "TextExtractor" and len(names) == 8
         assert type(container.router).__name__ == "AllRoutesRouter"
         assert type(container.reranker).__name__ == "EmbeddingReranker"
-        assert container.generator.text_encoder is container.text_encoder  # type: ignore[attr-defined]
+        # The question's readers share one query-caching encoder around the text encoder.
+        assert container.generator.text_encoder is container.query_encoder  # type: ignore[attr-defined]
+        assert container.reranker.text_encoder is container.query_encoder  # type: ignore[attr-defined]
+        assert container.retriever.text_encoder is container.query_encoder
+        assert container.query_encoder.inner is container.text_encoder  # type: ignore[attr-defined]
     finally:
         container.close()
 
