@@ -89,6 +89,14 @@ class Container:
         return QueryCachingEncoder(self.text_encoder)
 
     @cached_property
+    def query_image_encoder(self) -> ImageEncoder | None:
+        """The CLIP encoder remembering recent text queries (the retriever and the reranker share them)."""
+        from retrieval.query_cache import QueryCachingClip
+
+        clip = self.image_encoder
+        return QueryCachingClip(clip) if isinstance(clip, TextEncoder) else clip
+
+    @cached_property
     def mm_encoder(self) -> MllmEmbedder | None:
         """The MLLM embedder for the optional `mm` space, or None (off by default; reason in `unavailable`)."""
         s = self.settings
@@ -205,7 +213,7 @@ class Container:
         return Retriever(
             store=self.store,
             text_encoder=self.query_encoder,
-            image_encoder=self.image_encoder,
+            image_encoder=self.query_image_encoder,
             mm_encoder=self.mm_encoder,
             unavailable=self.unavailable,
             lexical=self.lexical,
@@ -264,7 +272,7 @@ _QUERY_ROLES = frozenset({"router", "reranker", "generator"})
 
 
 class _QueryComponents:
-    """The container as the question's readers see it: `text_encoder` is the query-caching one."""
+    """The container as the question's readers see it: the text and CLIP encoders are the query-caching ones."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -275,7 +283,7 @@ class _QueryComponents:
 
     @property
     def image_encoder(self) -> ImageEncoder | None:
-        return self._container.image_encoder
+        return self._container.query_image_encoder
 
     @property
     def generator(self) -> Generator:

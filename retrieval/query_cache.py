@@ -4,7 +4,8 @@
 hits the search gave no dense score) and the extractive generator. The composition root hands all four this
 one wrapper around the text encoder, so the question is encoded once and each later reader gets the stored
 vector (the same text always gives the same vector, so a hit is exact, never stale). Documents pass through
-unremembered: they are many and rarely repeat.
+unremembered: they are many and rarely repeat. `QueryCachingClip` does the same for CLIP's text tower (the
+`image` space), which the retriever and the reranker's GRAM scoring both read.
 """
 
 from __future__ import annotations
@@ -12,14 +13,24 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.protocols import TextEncoder
 from core.types import Vector
 
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
 DEFAULT_SIZE = 256
 """Query vectors remembered (least recently used go first); a few hundred kB at 384 dimensions."""
+
+
+class ClipEncoder(TextEncoder, Protocol):
+    """A text encoder that embeds pictures into the same space (CLIP)."""
+
+    def encode_images(self, images: Sequence[Image]) -> Vector: ...
 
 
 class QueryCachingEncoder:
@@ -67,3 +78,18 @@ class QueryCachingEncoder:
 
     def encode_documents(self, texts: Sequence[str]) -> Vector:
         return self.inner.encode_documents(texts)
+
+
+class QueryCachingClip(QueryCachingEncoder):
+    """A CLIP-style encoder (pictures and text in one space) whose text queries are remembered.
+
+    The retriever's CLIP text vector of the question (the `image` space) is then the one the reranker's GRAM
+    scoring of clips reads. Pictures pass through.
+    """
+
+    def __init__(self, inner: ClipEncoder, size: int = DEFAULT_SIZE) -> None:
+        super().__init__(inner, size)
+        self.clip = inner
+
+    def encode_images(self, images: Sequence[Image]) -> Vector:
+        return self.clip.encode_images(images)

@@ -1,4 +1,4 @@
-"""The query-caching text encoder: one encoding per distinct question, documents passed through."""
+"""The query-caching encoders: one encoding per distinct question, documents and pictures passed through."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from core.protocols import TextEncoder
+from core.protocols import ImageEncoder, TextEncoder
 from core.types import Vector
-from retrieval.query_cache import QueryCachingEncoder
-from tests.unit.fakes import HashingTextEncoder
+from retrieval.query_cache import QueryCachingClip, QueryCachingEncoder
+from tests.unit.fakes import FakeClipEncoder, HashingTextEncoder
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +71,15 @@ def test_documents_are_not_remembered() -> None:
     cached.encode_documents(["one"])
     cached.encode_documents(["one"])
     assert inner.documents == 2 and inner.queries == []
+
+
+def test_clip_text_queries_are_remembered_pictures_pass_through() -> None:
+    clip = FakeClipEncoder(32)
+    cached = QueryCachingClip(clip)
+    assert isinstance(cached, TextEncoder) and isinstance(cached, ImageEncoder) and cached.space == "image"
+    red = Image.new("RGB", (4, 4), "red")
+    np.testing.assert_array_equal(cached.encode_images([red]), clip.encode_images([red]))
+    np.testing.assert_array_equal(cached.encode_images([red])[0], cached.encode_queries(["red"])[0])
+    calls = clip.image_calls
+    cached.encode_images([red])
+    assert clip.image_calls == calls + 1  # never remembered
