@@ -239,7 +239,7 @@ THIRD_PARTY_READS = {
     # reads of third-party objects whose attribute name one of our classes also uses
     ("core/mllm_loading.py", "model"),  # transformers wraps the decoder in `.model`
     ("indexing/av_decoder.py", "rotation"),  # PyAV frames
-    ("retrieval/qdrant_client_store.py", "source"),  # qdrant-client exceptions
+    ("retrieval/qdrant_retry.py", "source"),  # qdrant-client exceptions (the retry module reads them now)
     ("app/api/deps.py", "container"),  # Starlette's app.state
     ("app/api/errors.py", "code"),  # exceptions
     ("app/mcp_server.py", "http"),  # the MCP SDK
