@@ -119,13 +119,41 @@ def run_set(name: str) -> dict[str, Any]:
     return out
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The per-set table of a presets.json result, for RESULTS.md and the README."""
+    lines = [
+        "| set | preset | nDCG@10 | Recall@100 | index s | query p50 ms | mpnet/MiniLM index time | load avg |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in result["sets"].items():
+        for preset in PRESETS:
+            m = r[preset]
+            ratio = f"{r['ratio_index']}x" if preset == "quality" else ""
+            if preset == "quality" and "ratio_index_cpu" in r:
+                ratio += f" ({r['ratio_index_cpu']}x CPU s)"
+            load = (
+                f"{r['load_avg_1m_at_start']}-{r.get('load_avg_1m_at_end', '?')}" if preset == "fast" else ""
+            )
+            lines.append(
+                f"| {name} | {preset} ({m['text_model']}, {m['dim']}-d) | {m['ndcg@10']} | {m['recall@100']} "
+                f"| {m['index_s']} | {m['p50_ms']} | {ratio} | {load} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sets", nargs="+", default=["med", "vaswani", "cranfield"])
+    parser.add_argument(
+        "--table", action="store_true", help="print results/presets.json as a table, run nothing"
+    )
     args = parser.parse_args()
     from benchmarks.common import RESULTS, write_result
 
     previous = RESULTS / "presets.json"
+    if args.table:
+        print(markdown(json.loads(previous.read_text())))
+        return
     # Sets not re-run keep their earlier numbers, so sets can be measured one at a time.
     sets: dict[str, Any] = json.loads(previous.read_text())["sets"] if previous.exists() else {}
     for name in args.sets:
