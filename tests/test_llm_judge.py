@@ -20,7 +20,7 @@ from core.errors import ModelUnavailableError
 from core.settings import Settings
 from core.types import Granularity, Hit, Locator, Modality, Segment, segment_id
 from generation.extractive_generator import ExtractiveGenerator
-from generation.gguf_generator import PACKAGED_QWEN, QWEN_PARTS, GgufGenerator, packaged_qwen
+from generation.gguf_generator import CHAT_HINT, PACKAGED_QWEN, QWEN_PARTS, GgufGenerator, packaged_qwen
 from generation.llm_judge import SYSTEM, AnswerabilityJudge, LlmJudge, YesNoModel
 from tests.fixtures.rag import fact_hit
 
@@ -171,6 +171,16 @@ def test_yes_probability_compares_yes_and_no_tokens_in_one_pass() -> None:
     expected = math.exp(2.0) / (math.exp(2.0) + math.exp(1.0))  # the other spellings are ~e^-20
     assert p == pytest.approx(expected, abs=1e-4)
     assert model.render(__import__("generation.prompts").prompts.Prompt("S", [])).endswith("<assistant>")
+
+
+@pytest.mark.unit
+def test_chat_prompt_asks_for_the_answer_in_words_and_drops_the_completion_cue() -> None:
+    evidence = [fact_hit("bridge")]
+    chat = GgufGenerator(PACKAGED_QWEN).prompt("When was the bridge completed?", evidence)
+    assert chat.system.endswith(CHAT_HINT) and not chat.text().rstrip().endswith("Answer:")
+    assert "completed in 1911" in chat.text() and "When was the bridge completed?" in chat.text()
+    base = GgufGenerator().prompt("When was the bridge completed?", evidence)  # Gemma continues text
+    assert base.text().endswith("Answer:") and CHAT_HINT not in base.system
 
 
 # --- the real packaged model -----------------------------------------------------------------------------
