@@ -14,6 +14,7 @@ from core.types import Answer, Citation, Hit
 from generation.moments import at_moment, locate
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SPACED_MARKER = re.compile(r"(\s*)" + _MARKER.pattern)
 _IDK = re.compile(r"\b(i (do not|don't|cannot|can't) (know|answer|tell)|not enough (evidence|information))\b")
 _CLAUSE_END = re.compile(r"[.!?]\s|\n")
 
@@ -71,14 +72,17 @@ def renumber(answer: Answer) -> Answer:
                 order.append(n)
     order += [c.n for c in answer.citations if c.n not in order]
     new = {old: i for i, old in enumerate(order, start=1)}
-    if all(old == n for old, n in new.items()):
+    dangling = any(int(x) not in by_n for m in _MARKER.finditer(answer.text) for x in m.group(1).split(","))
+    if not dangling and all(old == n for old, n in new.items()):
         return answer
 
     def rewrite(match: re.Match[str]) -> str:
-        numbers = [new[int(x)] for x in match.group(1).split(",") if int(x) in new]
-        return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+        numbers = [new[int(x)] for x in match.group(2).split(",") if int(x) in new]
+        if not numbers:  # a marker pointing nowhere goes with the space before it
+            return ""
+        return match.group(1) + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
-    text = _MARKER.sub(rewrite, answer.text)
+    text = _SPACED_MARKER.sub(rewrite, answer.text)
     citations = tuple(replace(by_n[old], n=new[old]) for old in order)
     return replace(answer, text=text, citations=citations)
 
