@@ -7,6 +7,16 @@ The cross-encoder and MLLM are tiny random models: their numbers are the plumbin
 size, not a real model's.
 
     python benchmarks/bench_ask.py [--docs 200] [--queries 20] [--gguf] [--out benchmarks/results/ask.json]
+
+`--api` instead measures `POST /v1/ask` end to end through the API (FastAPI TestClient with the server's
+lifespan: the models load as `mmrag serve` loads them), default settings, the extractive generator, on a
+small mixed collection (samples/files, tests/data/pdf, the footbridge recording, and the first
+`--api-docs` Cranfield abstracts when ../shared/data is there). It compares the router as a prior (what
+`ask` does: every granularity searched, the route a tie-break) with the router as a gate (the earlier
+behaviour, rebuilt here: only the routed granularities searched, everything only when they return
+nothing), alternating the two question by question, and writes benchmarks/results/ask_api.json:
+
+    python benchmarks/bench_ask.py --api [--api-docs 200] [--rounds 3] [--out-api benchmarks/results/ask_api.json]
 """
 
 from __future__ import annotations
@@ -103,6 +113,172 @@ def _rerank_costs(container: Any, questions: list[str], work: Path) -> dict[str,
     }
 
 
+API_QUESTIONS = [
+    "When was the lighthouse on Gull Point built?",
+    "How far is the lighthouse lens visible?",
+    "Why is the footbridge to the lighthouse closed?",
+    "Until when is the footbridge closed?",
+    "What does the trail sign say?",
+    "How do I make an espresso?",
+    "What animals live in the tide pools?",
+    "Is there a picture of a cat?",
+    "Show me the rocket launch photo.",
+    "What is on page 2 of the espresso guide?",
+]
+
+
+def _api_corpus(folder: Path, docs: int) -> dict[str, Any]:
+    """Copy the mixed sample files (and `docs` Cranfield abstracts, if the shared data is there)."""
+    import shutil
+
+    sources = [
+        *sorted((REPO / "samples" / "files").iterdir()),
+        *sorted((REPO / "tests/data/pdf").glob("*.pdf")),
+    ]
+    sources.append(REPO / "tests/data/audio/footbridge.wav")
+    for path in sources:
+        shutil.copy(path, folder / path.name)
+    cranfield = docs if DATA.is_dir() else 0
+    if cranfield:
+        _corpus(folder, cranfield)
+    return {"files": [p.name for p in sources], "cranfield_abstracts": cranfield}
+
+
+def _gated(rag: Any) -> Any:
+    """The same pipeline with the router as a gate: the earlier `ask` (search only the routed granularities;
+    everything only when they return no hit), for comparison."""
+    import copy
+
+    from app.rag import RagPipeline, granularities_for
+    from core.types import Route, SearchFilter
+    from rerank.selection import select_evidence
+
+    class GatedPipeline(RagPipeline):
+        def evidence(self, question: str, timings: dict[str, float]) -> tuple[Any, list[Any]]:
+            t = time.perf_counter()
+            decision = self.router.route(question)
+            timings["route"] = time.perf_counter() - t
+            routes = decision.selected
+            if set(routes) <= {Route.NONE}:
+                routes = tuple(r for r in Route if r is not Route.NONE)  # the extractive one must search
+            t = time.perf_counter()
+            flt = SearchFilter(granularities=granularities_for(routes))
+            hits = list(self.retriever.search(question, k=self.candidates, flt=flt))
+            if not hits:
+                hits = list(self.retriever.search(question, k=self.candidates))
+            timings["retrieve"] = time.perf_counter() - t
+            t = time.perf_counter()
+            reranked = self.reranker.rerank(question, hits)
+            timings["rerank"] = time.perf_counter() - t
+            s = self.settings
+            selected = select_evidence(
+                reranked, threshold=s.rerank_threshold, min_k=s.rerank_min_k, max_k=s.rerank_max_k
+            )
+            return decision, selected
+
+    gated = copy.copy(rag)
+    gated.__class__ = GatedPipeline
+    return gated
+
+
+def _forget_queries(container: Any) -> None:
+    """Empty the container's query-vector cache (if it has one): questions repeat here, a user's do not."""
+    cache = getattr(container.__dict__.get("query_encoder"), "_vectors", None)
+    if cache is not None:
+        cache.clear()
+
+
+def _api_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """p50/p95 of POST /v1/ask through the API, router as a prior vs as a gate (see the module docstring)."""
+    from fastapi.testclient import TestClient
+
+    from app.api.main import create_app
+    from app.container import Container
+    from core.settings import Settings
+
+    questions = API_QUESTIONS + (_queries(args.api_queries) if DATA.is_dir() else [])
+    result: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "note": "shared 2-core box"},
+        "settings": "defaults (router trained, reranker, extractive generator); MMRAG_HOME a temp folder",
+        "client": "FastAPI TestClient with the server lifespan (in-process ASGI, no network)",
+        "rounds": args.rounds,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "docs").mkdir()
+        result["corpus"] = _api_corpus(work / "docs", args.api_docs)
+        settings = Settings(home=work / "home")
+        indexer = Container(settings)
+        start = time.perf_counter()
+        report = indexer.indexer.index_paths([work / "docs"])
+        result["index"] = {
+            "indexed": report.indexed,
+            "failed": len(report.failed),
+            "segments": report.segments,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        indexer.close()
+        app = create_app(settings)
+        with TestClient(app) as http:
+            container = app.state.container
+            assert app.state.ready, app.state.load_error
+            pipelines = {"prior": container.rag, "gate": _gated(container.rag)}
+            result["granularities"] = sorted(
+                {
+                    h.segment.granularity.value
+                    for q in questions[:5]
+                    for h in container.retriever.search(q, k=50)
+                }
+            )
+            wall: dict[str, list[float]] = {mode: [] for mode in pipelines}
+            server: dict[str, list[float]] = {mode: [] for mode in pipelines}
+            answered: dict[str, int] = {mode: 0 for mode in pipelines}
+            stages: dict[str, dict[str, list[float]]] = {mode: {} for mode in pipelines}
+            candidates: dict[str, list[int]] = {mode: [] for mode in pipelines}
+            for rag in pipelines.values():  # warm-up: first-call costs out of the numbers
+                container.__dict__["rag"] = rag
+                http.post("/v1/ask", json={"question": questions[0]}).raise_for_status()
+            for round_no in range(args.rounds):
+                for i, question in enumerate(questions):
+                    order = ["prior", "gate"] if (i + round_no) % 2 == 0 else ["gate", "prior"]
+                    for mode in order:
+                        container.__dict__["rag"] = pipelines[mode]
+                        _forget_queries(container)  # each request encodes its question, as a new one would
+                        t = time.perf_counter()
+                        r = http.post("/v1/ask", json={"question": question})
+                        wall[mode].append(time.perf_counter() - t)
+                        r.raise_for_status()
+                        body = r.json()
+                        server[mode].append(body["timings"]["total"])
+                        for stage, seconds in body["timings"].items():
+                            stages[mode].setdefault(stage, []).append(seconds)
+                        searched = (body.get("route") or {}).get("searched") or {}
+                        if mode == "prior" and isinstance(searched, dict):
+                            candidates[mode].append(
+                                sum(
+                                    int(v.get("candidates", 0))
+                                    for v in searched.values()
+                                    if isinstance(v, dict)
+                                )
+                            )
+                        answered[mode] += not body["abstained"]
+            container.__dict__["rag"] = pipelines["prior"]
+        for mode in pipelines:
+            result[mode] = {
+                "requests": len(wall[mode]),
+                "answered": answered[mode],
+                "http_s": _summary(wall[mode]),
+                "pipeline_total_s": _summary(server[mode]),
+                "stages_p50_s": {k: _pct(v, 0.5) for k, v in stages[mode].items() if k != "total"},
+            }
+            if candidates[mode]:
+                result[mode]["reranked_candidates_p50"] = _pct([float(c) for c in candidates[mode]], 0.5)
+        result["prior_vs_gate_p50"] = round(
+            result["prior"]["http_s"]["p50"] / result["gate"]["http_s"]["p50"], 3
+        )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=200)
@@ -112,7 +288,20 @@ def main() -> None:
     )
     parser.add_argument("--gguf-queries", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "ask.json")
+    parser.add_argument("--api", action="store_true", help="Measure POST /v1/ask: router as prior vs gate.")
+    parser.add_argument("--api-docs", type=int, default=200, help="Cranfield abstracts added to the samples.")
+    parser.add_argument(
+        "--api-queries", type=int, default=10, help="Cranfield queries added to the questions."
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out-api", type=Path, default=REPO / "benchmarks" / "results" / "ask_api.json")
     args = parser.parse_args()
+    if args.api:
+        api = _api_bench(args)
+        args.out_api.parent.mkdir(parents=True, exist_ok=True)
+        args.out_api.write_text(json.dumps(api, indent=2) + "\n")
+        print(json.dumps(api, indent=2))
+        return
 
     from app.container import Container
     from core.settings import Settings

@@ -203,6 +203,7 @@ def speed(r: Results) -> list[str]:
             "",
             _cmd("ask"),
         ]
+    lines += _ask_api(r.get("ask_api"))
     load = r.get("load")
     if load:
         s, mixed = load.get("search_only", {}), load.get("mixed", {})
@@ -352,6 +353,34 @@ def size(r: Results) -> list[str]:
     return lines
 
 
+def _ask_api(a: dict[str, Any] | None) -> list[str]:
+    """`POST /v1/ask` latency, the router as a prior (what ask does) against the router as a gate."""
+    if not a or "prior" not in a or "gate" not in a:
+        return []
+    modes = (
+        ("prior", "router as a prior (default: every granularity)"),
+        ("gate", "router as a gate (earlier)"),
+    )
+    rows = [
+        [label, a[m]["requests"], a[m]["http_s"]["p50"], a[m]["http_s"]["p95"], a[m].get("answered")]
+        for m, label in modes
+    ]
+    corpus = a.get("corpus", {})
+    return [
+        "",
+        f"`POST /v1/ask` through the API ({a.get('client')}), default settings, extractive generator; "
+        f"{len(corpus.get('files', []))} sample files + {corpus.get('cranfield_abstracts')} Cranfield abstracts, "
+        f"{a.get('index', {}).get('segments')} segments; seconds per request:",
+        "",
+        *_table(["mode", "requests", "p50 s", "p95 s", "answered"], rows),
+        "",
+        f"Prior / gate p50: {a.get('prior_vs_gate_p50')}x. Stage p50s (s): prior {a['prior'].get('stages_p50_s')}, "
+        f"gate {a['gate'].get('stages_p50_s')}.",
+        "",
+        "Reproduce: `python benchmarks/bench_ask.py --api`.",
+    ]
+
+
 # --- how good is ask ----------------------------------------------------------------------------------------
 def ask_quality(r: Results) -> list[str]:
     lines: list[str] = []
@@ -469,7 +498,11 @@ def hostile(r: Results) -> list[str]:
 
 SECTIONS: list[tuple[str, Callable[[Results], list[str]], set[str]]] = [
     ("How good is search?", search_quality, {"retrieval", "matryoshka", "gram", "media"}),
-    ("How fast is it?", speed, {"cold_start", "search", "ask", "load", "indexing", "encoders", "extraction"}),
+    (
+        "How fast is it?",
+        speed,
+        {"cold_start", "search", "ask", "ask_api", "load", "indexing", "encoders", "extraction"},
+    ),
     ("How big can it get?", size, {"scale"}),
     ("How good is `ask`?", ask_quality, {"router", "conflicts"}),
     ("What does it cost to install?", install, {"install"}),
