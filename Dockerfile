@@ -19,13 +19,14 @@ WORKDIR /app
 # Dependencies first, so code changes do not reinstall torch.
 COPY pyproject.toml README.md ./
 RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.14.1 torchvision==0.29.1 \
- && mkdir -p core indexing retrieval rerank generation app ui \
+ && mkdir -p core indexing retrieval rerank generation evaluation app ui \
  && pip install . && pip uninstall -y mmrag
 COPY core core
 COPY indexing indexing
 COPY retrieval retrieval
 COPY rerank rerank
 COPY generation generation
+COPY evaluation evaluation
 COPY app app
 COPY ui ui
 RUN pip install --no-deps .

@@ -69,7 +69,7 @@ test-fast: install-test system-deps
 
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
-	$(BIN)/mypy core indexing retrieval rerank generation app ui
+	$(BIN)/mypy core indexing retrieval rerank generation evaluation app ui
 
 bench: install
 	$(PY) -m pip install -q -e '.[bench]'

@@ -395,15 +395,37 @@ def eval_beir(
     json_out: JsonOpt = False,
 ) -> None:
     """Index a BEIR corpus into a throwaway collection and print nDCG@10 and Recall@100."""
-    from app.eval_beir import evaluate_beir
+    import tempfile
+
+    from app.container import Container
+    from core.settings import Settings
+    from evaluation.beir import evaluate_beir, load_beir
 
     if not (directory / "corpus.jsonl").is_file():
         raise fail(f"{directory}: no corpus.jsonl (expected BEIR layout)")
-    result = evaluate_beir(directory, fusion=fusion, progress=None if json_out else err)
+    corpus, queries, qrels = load_beir(directory)
+    base = Settings()
+    with tempfile.TemporaryDirectory(prefix="mmrag-beir-") as tmp:  # the configured text encoder, no CLIP/OCR
+        overrides: dict[str, Any] = {"home": Path(tmp), "qdrant_url": None, "clip_model": "", "ocr": False}
+        if fusion:
+            overrides["fusion"] = fusion
+        container = Container(base.model_copy(update=overrides))
+        try:
+            result = evaluate_beir(
+                corpus,
+                queries,
+                qrels,
+                container.indexer,
+                container.retriever,
+                fusion=container.settings.fusion,
+                progress=None if json_out else err.print,
+            )
+        finally:
+            container.close()
     if json_out:
-        emit_json(result)
+        emit_json(result.to_json())
     else:
-        print_result(result)
+        print_result(result.to_json())
 
 
 @app.command("export-onnx")
@@ -450,9 +472,7 @@ app.command("route")(cli_rag.route)
 app.add_typer(cli_rag.router_app, name="router")
 eval_app.command("router")(cli_rag.eval_router)
 eval_app.command("images")(cli_rag.eval_images)
-from app import eval_qa  # noqa: E402
-
-eval_app.command("qa")(eval_qa.eval_qa_command)
+eval_app.command("qa")(cli_rag.eval_qa)
 from app import cli_mm  # noqa: E402
 
 app.command("reembed")(cli_mm.reembed)

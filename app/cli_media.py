@@ -26,7 +26,7 @@ def eval_asr(
 ) -> None:
     """Transcribe each utterance and print the word error rate (lower is better)."""
     from core.settings import Settings
-    from indexing.asr_eval import evaluate_asr
+    from evaluation.asr import evaluate_asr
     from indexing.whisper_asr import WhisperAsr
 
     if not file.is_file():
@@ -43,12 +43,12 @@ def eval_asr(
     except MmragError as exc:
         raise fail(str(exc), 2 if "expected" in str(exc) or "no utterances" in str(exc) else 1) from exc
     if json_out:
-        emit_json(result)
+        emit_json(result.to_json())
         return
-    for row in result["errors"]:
-        err.print(f"{row['wer']:.3f}  {Path(row['audio']).name}: {row['hypothesis']}", markup=False)
+    for row in result.errors:
+        err.print(f"{row.wer:.3f}  {Path(row.audio).name}: {row.hypothesis}", markup=False)
     out.print(
-        f"WER {result['wer']:.4f} over {result['utterances']} utterances ({result['words']} words: "
-        f"{result['substitutions']} sub, {result['deletions']} del, {result['insertions']} ins); "
-        f"real-time factor {result['rtf']}"
+        f"WER {result.wer:.4f} over {result.utterances} utterances ({result.words} words: "
+        f"{result.substitutions} sub, {result.deletions} del, {result.insertions} ins); "
+        f"real-time factor {result.rtf}"
     )

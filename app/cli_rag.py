@@ -1,4 +1,4 @@
-"""`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`.
+"""`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`, `mmrag eval qa`.
 
 `app.cli` imports this module at its end to register the commands; the output helpers come from
 `app.cli_output`, so this module never imports `app.cli` at import time.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.cli_output import JsonOpt, emit_json, err, fail, locate, out, waiting
-from core.errors import MmragError
+from core.errors import InvalidRequestError, MmragError
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -139,33 +139,18 @@ def eval_router(
     json_out: JsonOpt = False,
 ) -> None:
     """Accuracy, macro-F1 and per-route scores of the configured router (top route vs the label)."""
-    from core.protocols import BatchRouter
-    from retrieval.router_training import load_labelled, metrics
+    from evaluation.router import evaluate_router
+    from retrieval.router_training import load_labelled
 
     if not file.is_file():
         raise fail(f"{file}: no such file")
     container = container_from_env()
     try:
         questions, labels = load_labelled(file)
-        router = container.router
-        if isinstance(router, BatchRouter):  # one encoder batch for every question
-            decisions = router.route_many(questions)
-        else:
-            decisions = [router.route(q) for q in questions]
+        result = evaluate_router(container.router, questions, labels)
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
-    top = [max(d.probabilities.items(), key=lambda kv: kv[1])[0].value for d in decisions]
-    result = metrics(labels, top)
-    covered = sum(label in {r.value for r in d.selected} for label, d in zip(labels, decisions, strict=True))
-    result.update(
-        {
-            "n": len(labels),
-            "router": decisions[0].router if decisions else "",
-            "selected_recall": round(covered / len(labels), 4),
-            "mean_routes_searched": round(sum(len(d.selected) for d in decisions) / len(decisions), 3),
-        }
-    )
-    _emit(result, json_out)
+    _emit(result.to_json(), json_out)
 
 
 def eval_images(
@@ -175,7 +160,7 @@ def eval_images(
     json_out: JsonOpt = False,
 ) -> None:
     """Text→image and image→text Recall@1/5/10 with the configured CLIP model."""
-    from app.eval_images import evaluate_images
+    from evaluation.images import evaluate_images
 
     if not images.is_dir() or not captions.is_file():
         raise fail("--images must be a folder and --captions a COCO captions file")
@@ -184,11 +169,39 @@ def eval_images(
     if encoder is None:
         raise fail(f"no CLIP model: {container.unavailable.get('image', 'disabled')}", 1)
     try:
-        result = evaluate_images(encoder, images, captions, limit)
+        result = evaluate_images(encoder, images, captions, limit, clip_model=container.settings.clip_model)
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
-    result["clip_model"] = container.settings.clip_model
-    _emit(result, json_out)
+    _emit(result.to_json(), json_out)
+
+
+def eval_qa(
+    file: Annotated[
+        Path, typer.Argument(help="JSON lines: question, answers, impossible, uri.", metavar="FILE")
+    ],
+    limit: Annotated[int, typer.Option(help="Only the first N questions (0: all).")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Accepted for symmetry: always JSON.")] = True,
+) -> None:
+    """Measure `ask` on the indexed collection with your own questions; prints the metrics as JSON."""
+    from app.container import Container
+    from evaluation.qa import evaluate_qa, load_qa
+
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    try:
+        items = load_qa(file)
+    except InvalidRequestError as exc:
+        raise fail(str(exc)) from exc
+    if limit > 0:
+        items = items[:limit]
+    container = Container()
+    try:
+        result = evaluate_qa(container.rag.ask, items)
+    except MmragError as exc:
+        raise fail(str(exc), 1) from exc
+    finally:
+        container.close()
+    emit_json({"file": str(file), **result.to_json()})
 
 
 def _emit(result: dict[str, Any], json_out: bool) -> None:

@@ -125,9 +125,9 @@ def run(limit: int | None, rounds: int, batch_size: int) -> dict[str, Any]:
 
 def quality(sets: list[str], batch_size: int) -> dict[str, Any]:
     """nDCG@10 of the shipped hybrid defaults with int8 ONNX vectors against the cached torch vectors."""
-    from app.eval_beir import load_beir
     from benchmarks.bench_fusion_loco import Config, Scorer
     from benchmarks.loco_data import data_dir, doc_text, load_collection
+    from evaluation.beir import load_beir
     from indexing.onnx_export import export_text_encoder
     from indexing.onnx_text_encoder import OnnxTextEncoder
 

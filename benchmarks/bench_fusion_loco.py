@@ -128,7 +128,7 @@ def ranking(fused: np.ndarray, k: int) -> np.ndarray:
 
 
 def ndcg10(col: Collection, top: np.ndarray, gains: np.ndarray) -> np.ndarray:
-    """Per-query nDCG@10 (linear gains), the same as `app.eval_beir.ndcg_at`."""
+    """Per-query nDCG@10 (linear gains), the same as `evaluation.beir.ndcg_at`."""
     rows = np.arange(top.shape[0])[:, None]
     got = np.where(top[:, :10] >= 0, gains[rows, np.maximum(top[:, :10], 0)], 0.0)
     dcg = (got / np.log2(np.arange(2, 2 + got.shape[1]))[None, :]).sum(axis=1)

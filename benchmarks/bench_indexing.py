@@ -25,9 +25,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.container import Container
-    from app.eval_beir import corpus_segments, load_beir
     from benchmarks.common import DATA, write_result
     from core.settings import Settings
+    from evaluation.beir import corpus_segments, load_beir
 
     corpus, _, _ = load_beir(args.beir or DATA / "beir" / "cranfield")
     items = corpus_segments(corpus[: args.docs])

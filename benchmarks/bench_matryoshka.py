@@ -54,9 +54,9 @@ def main() -> None:
     parser.add_argument("--dims", default="32,64,128,192,256")
     args = parser.parse_args()
 
-    from app.eval_beir import corpus_segments, load_beir, ndcg_at
     from benchmarks.common import DATA, write_result
     from core.protocols import Record
+    from evaluation.beir import corpus_segments, load_beir, ndcg_at
     from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
     from retrieval.matryoshka_store import truncate
 

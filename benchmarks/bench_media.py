@@ -56,7 +56,7 @@ class PeakRss:
 
 
 def bench_asr() -> dict[str, Any]:
-    from indexing.asr_eval import evaluate_asr
+    from evaluation.asr import evaluate_asr
     from indexing.whisper_asr import WhisperAsr
     from tests.fixtures.media import librivox_utterances
 
@@ -70,7 +70,7 @@ def bench_asr() -> dict[str, Any]:
         asr.load()
         asr.transcribe(librivox_utterances()[1][0])  # warm-up
         cpu0 = time.process_time()
-        result = evaluate_asr(jsonl, asr)
+        result = evaluate_asr(jsonl, asr).to_json()
         cpu = time.process_time() - cpu0
         out[f"beam_{beam}"] = {
             "wer": result["wer"],

@@ -29,7 +29,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _metrics(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    from app.eval_beir import ndcg_at, recall_at
+    from evaluation.beir import ndcg_at, recall_at
 
     ndcg = [ndcg_at(r, qrels[q]) for q, r in rankings.items()]
     recall = [recall_at(r, qrels[q]) for q, r in rankings.items()]
@@ -52,9 +52,9 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
     from txtai import Embeddings
 
     from app.container import Container
-    from app.eval_beir import corpus_segments, load_beir
     from benchmarks.loco_data import data_dir
     from core.settings import Settings
+    from evaluation.beir import corpus_segments, load_beir
     from indexing.sentence_transformers_text_encoder import packaged_minilm_path
     from retrieval.fusion import fuse
 

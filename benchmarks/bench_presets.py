@@ -36,7 +36,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _metrics(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    from app.eval_beir import ndcg_at, recall_at
+    from evaluation.beir import ndcg_at, recall_at
 
     ndcg = [ndcg_at(r, qrels[q]) for q, r in rankings.items()]
     recall = [recall_at(r, qrels[q]) for q, r in rankings.items()]
@@ -46,9 +46,9 @@ def _metrics(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -
 def run_set(name: str) -> dict[str, Any]:
     """Index one set with both presets, alternate its queries between them, score both."""
     from app.container import Container
-    from app.eval_beir import corpus_segments, load_beir
     from benchmarks.loco_data import data_dir
     from core.settings import Settings
+    from evaluation.beir import corpus_segments, load_beir
 
     corpus, queries, qrels = load_beir(data_dir() / name)
     items = corpus_segments(corpus)

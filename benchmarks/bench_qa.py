@@ -5,7 +5,7 @@ Data: ../shared/data/qa/squad2-dev-sample.json (two Wikipedia articles, Normans 
 theory; 626 questions, 333 unanswerable). Each paragraph is written as its own text file and indexed into a
 temporary MMRAG_HOME, so a citation can be checked against the gold paragraph.
 
-Metrics (app/eval_qa.py): contains_gold (answerable questions whose answer contains a gold answer),
+Metrics (evaluation/qa.py): contains_gold (answerable questions whose answer contains a gold answer),
 cites_gold (answerable questions citing the gold paragraph), abstain_unanswerable, and score = (answerable
 answered correctly + unanswerable abstained) / all.
 
@@ -48,7 +48,7 @@ THRESHOLDS = tuple(round(0.2 + 0.05 * i, 3) for i in range(11))  # 0.2 .. 0.7
 
 def write_paragraphs(squad: dict[str, Any], folder: Path) -> list[tuple[str, Any]]:
     """One text file per paragraph; returns (article title, QaItem) for every question."""
-    from app.eval_qa import QaItem
+    from evaluation.qa import QaItem
 
     rows = []
     for article in squad["data"]:
@@ -94,8 +94,8 @@ class CachingEncoder:
 
 def baseline(container: Any, items: Sequence[Any]) -> list[Any]:
     """Best MiniLM sentence of the top MiniLM paragraph, cited, never abstaining."""
-    from app.eval_qa import QaOutcome
     from core.types import Answer, Citation, Granularity, SearchFilter
+    from evaluation.qa import QaOutcome
     from generation.moments import units
 
     encoder = container.text_encoder
@@ -134,8 +134,8 @@ def top_relevance(evidence: Sequence[Any]) -> float:
 
 
 def outcomes_at(answered: Sequence[Any], threshold: float, min_relevance: float = 0.0) -> list[Any]:
-    from app.eval_qa import QaOutcome
     from core.types import Answer
+    from evaluation.qa import QaOutcome
 
     idk = Answer(text="I don't know.", abstained=True)
     return [
@@ -148,7 +148,7 @@ def choose(
     answered_by_knobs: dict[tuple[float, float], list[Any]], tune: set[str], titles: dict[int, str]
 ) -> dict[str, Any]:
     """The knobs and threshold with the best score on the `tune` article."""
-    from app.eval_qa import metrics
+    from evaluation.qa import metrics
 
     best: dict[str, Any] = {"score": -1.0}
     for (tp, ep), answered in answered_by_knobs.items():
@@ -173,7 +173,7 @@ def report_on(
     titles: dict[int, str],
 ) -> dict[str, Any]:
     """Metrics on the held-out article with the chosen knobs, and the trade-off curve over min_score."""
-    from app.eval_qa import metrics
+    from evaluation.qa import metrics
 
     answered = answered_by_knobs[(knobs["type_penalty"], knobs["entity_penalty"])]
     subset = [a for i, a in enumerate(answered) if titles[i] in keep]
@@ -260,8 +260,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.container import Container
-    from app.eval_qa import metrics, run_qa
     from core.settings import Settings
+    from evaluation.qa import metrics, run_qa
     from generation.extractive_generator import ExtractiveGenerator
 
     squad = json.loads(SQUAD.read_text(encoding="utf-8"))

@@ -64,6 +64,9 @@ def _cache(part: str) -> Path:
 
 
 def _load(part: str) -> dict[str, Any]:
+    import evaluation.qa
+
+    sys.modules.setdefault("app.eval_qa", evaluation.qa)  # caches written before the module moved
     path = _cache(part)
     return pickle.loads(path.read_bytes()) if path.is_file() else {}
 
@@ -106,7 +109,7 @@ def qwen(threads: int) -> Any:
 
 def part_judge(args: argparse.Namespace) -> None:
     """Rules (shipped knobs), baseline and the judge's P(yes) for every sampled question."""
-    from app.eval_qa import QaOutcome
+    from evaluation.qa import QaOutcome
     from generation.extractive_generator import ExtractiveGenerator
     from generation.llm_judge import LlmJudge
 
@@ -171,7 +174,7 @@ def part_generate(args: argparse.Namespace) -> None:
 
 # --- report ----------------------------------------------------------------------------------------------
 def _summary(outcomes: Sequence[Any]) -> dict[str, Any]:
-    from app.eval_qa import metrics
+    from evaluation.qa import metrics
 
     return metrics(outcomes)
 
@@ -180,8 +183,8 @@ def _judged(
     rows: Sequence[dict[str, Any]], threshold: float, gate: bool, use_judge: bool = True
 ) -> list[Any]:
     """Outcomes of extractive + judge: the shipped rules first (when `gate`), then P(yes) >= threshold."""
-    from app.eval_qa import QaOutcome
     from core.types import Answer
+    from evaluation.qa import QaOutcome
     from generation.extractive_generator import ExtractiveGenerator
 
     shipped = ExtractiveGenerator()
@@ -202,7 +205,7 @@ def _rules(rows: Sequence[dict[str, Any]]) -> list[Any]:
 
 
 def _leave_one_out(rows: Sequence[dict[str, Any]], gate: bool) -> dict[str, Any]:
-    from app.eval_qa import metrics
+    from evaluation.qa import metrics
 
     titles = sorted({r["title"] for r in rows})
     out: dict[str, Any] = {}
@@ -228,7 +231,7 @@ def _leave_one_out(rows: Sequence[dict[str, Any]], gate: bool) -> dict[str, Any]
 
 
 def part_report(args: argparse.Namespace) -> None:
-    from app.eval_qa import QaOutcome
+    from evaluation.qa import QaOutcome
 
     judge = _load("judge")
     gen = _load("generate")

@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def score(container: Any, queries: dict[str, str], qrels: dict, mode: str) -> dict[str, float]:
-    from app.eval_beir import ndcg_at, recall_at
+    from evaluation.beir import ndcg_at, recall_at
 
     retriever = container.retriever
     ndcg, recall = [], []
@@ -41,9 +41,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.container import Container
-    from app.eval_beir import corpus_segments, load_beir
     from benchmarks.common import DATA, RESULTS, write_result
     from core.settings import Settings
+    from evaluation.beir import corpus_segments, load_beir
 
     previous = RESULTS / "retrieval.json"
     # Sets not re-run keep their earlier numbers, so sets can be measured one at a time.

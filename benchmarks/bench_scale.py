@@ -53,8 +53,8 @@ class HashingTextEncoder:
 
 def load_items(n: int) -> list[Any]:
     """`n` paragraph segments from the real Vaswani and Cranfield abstracts (cycled, unique ids)."""
-    from app.eval_beir import corpus_segments, load_beir
     from benchmarks.common import DATA
+    from evaluation.beir import corpus_segments, load_beir
 
     docs: list[dict[str, Any]] = []
     for name in ("vaswani", "cranfield"):

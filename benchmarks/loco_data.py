@@ -49,7 +49,7 @@ def has_titles(corpus: list[dict]) -> bool:
 
 def cached_embeddings(name: str, title_mode: str = "joined") -> tuple[np.ndarray, np.ndarray]:
     """(documents (n, 384), queries (q, 384)) for a set, computed once and cached as npy."""
-    from app.eval_beir import load_beir
+    from evaluation.beir import load_beir
 
     corpus, queries, _ = load_beir(data_dir() / name)
     if title_mode != "joined" and not has_titles(corpus):
@@ -90,7 +90,7 @@ class Collection:
 @cache
 def load_collection(name: str) -> Collection:
     """Read a set, its cached embeddings and its tokenised texts."""
-    from app.eval_beir import load_beir
+    from evaluation.beir import load_beir
     from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 
     corpus, queries, qrels = load_beir(data_dir() / name)

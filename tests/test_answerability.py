@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.eval_qa import QaItem, QaOutcome, contains_gold, load_qa, metrics, normalize, same_file
 from core.errors import InvalidRequestError
 from core.types import Answer, Citation
+from evaluation.qa import QaItem, QaOutcome, contains_gold, load_qa, metrics, normalize, same_file
 from generation.answer_types import AnswerType, answer_spans, expected_type, missing_entities
 from generation.extractive_generator import ExtractiveGenerator
 from tests.fixtures.rag import fact_hit

@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "indexing", "retrieval", "rerank", "generation", "app", "ui")
+PACKAGES = ("core", "indexing", "retrieval", "rerank", "generation", "evaluation", "app", "ui")
 
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},  # nothing of ours: domain types, protocols, settings, errors, registry
@@ -25,6 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "retrieval": {"core", "indexing", "retrieval"},
     "rerank": {"core", "rerank"},
     "generation": {"core", "generation"},
+    # scores the components it is given; the app builds them
+    "evaluation": {"core", "indexing", "retrieval", "rerank", "generation", "evaluation"},
     "app": set(PACKAGES),  # the composition root, CLI and API wire everything
     "ui": {"ui"},  # talks to the API over HTTP only
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.eval_beir import ndcg_at
+from evaluation.beir import ndcg_at
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder, term_index
 from retrieval.qdrant_edge_store import QdrantEdgeStore
 from tests.fixtures.beir_lexical import BEIR_DIR, lexical_ndcg

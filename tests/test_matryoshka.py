@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.eval_beir import corpus_segments, load_beir
 from core.errors import ConfigError
 from core.types import SearchFilter
+from evaluation.beir import corpus_segments, load_beir
 from retrieval.matryoshka_store import MatryoshkaStore, truncate, with_matryoshka
 from tests.conftest import DATA
 

@@ -29,7 +29,7 @@ from core.gram import (
     mean_cosine_score,
 )
 from core.types import Granularity, Modality, SearchFilter
-from indexing.asr_eval import align, evaluate_asr, normalize
+from evaluation.asr import align, evaluate_asr, normalize
 from indexing.audio_extractor import AudioExtractor
 from indexing.av_decoder import SAMPLE_RATE, AvDecoder
 from indexing.clip_windows import plan_windows
@@ -133,9 +133,9 @@ def test_librivox_word_error_rate(asr: WhisperAsr, tmp_path: Path) -> None:
         "".join(json.dumps({"audio": str(p), "text": t}) + "\n" for p, t in media.librivox_utterances())
     )
     result = evaluate_asr(jsonl, asr)
-    assert result["utterances"] == 5 and result["words"] == 71
-    assert result["wer"] < 0.2
-    assert result["rtf"] < 2.0
+    assert result.utterances == 5 and result.words == 71
+    assert result.wer < 0.2
+    assert result.rtf is not None and result.rtf < 2.0
 
 
 def test_cli_eval_asr(tmp_path: Path) -> None:

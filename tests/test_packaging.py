@@ -13,7 +13,7 @@ from tests.fixtures.data import REPO
 
 pytestmark = pytest.mark.unit
 
-PACKAGES = ("core", "indexing", "retrieval", "rerank", "generation", "app", "ui")
+PACKAGES = ("core", "indexing", "retrieval", "rerank", "generation", "evaluation", "app", "ui")
 # Distributions that must stay out of the core dependencies, and the modules they provide.
 OPTIONAL = {
     "pytest": "pytest",

@@ -129,7 +129,7 @@ class Fake768Encoder:
 
 @pytest.mark.integration
 def test_a_minilm_collection_refuses_the_768_d_preset_with_a_clear_error(make_container: Any) -> None:
-    from app.eval_beir import corpus_segments
+    from evaluation.beir import corpus_segments
 
     built = make_container(clip_model="")
     built.indexer.index_extracted(

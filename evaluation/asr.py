@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,58 @@ def read_jsonl(path: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
-def evaluate_asr(jsonl_path: str | Path, asr: Asr) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AsrUtterance:
+    """One utterance: what was said, what the model heard, and its own word error rate."""
+
+    audio: str
+    reference: str
+    hypothesis: str
+    wer: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "audio": self.audio,
+            "reference": self.reference,
+            "hypothesis": self.hypothesis,
+            "wer": self.wer,
+        }
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    """Corpus word error rate and its parts, with the per-utterance details."""
+
+    wer: float
+    utterances: int
+    words: int
+    substitutions: int
+    deletions: int
+    insertions: int
+    audio_s: float
+    seconds: float
+    rtf: float | None  # transcription seconds per audio second; None without audio
+    model: str
+    errors: tuple[AsrUtterance, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of `mmrag eval asr --json`."""
+        return {
+            "wer": self.wer,
+            "utterances": self.utterances,
+            "words": self.words,
+            "substitutions": self.substitutions,
+            "deletions": self.deletions,
+            "insertions": self.insertions,
+            "audio_s": self.audio_s,
+            "seconds": self.seconds,
+            "rtf": self.rtf,
+            "model": self.model,
+            "errors": [u.to_json() for u in self.errors],
+        }
+
+
+def evaluate_asr(jsonl_path: str | Path, asr: Asr) -> AsrResult:
     """Transcribe every utterance and compute the corpus word error rate.
 
     Args:
@@ -80,8 +132,8 @@ def evaluate_asr(jsonl_path: str | Path, asr: Asr) -> dict[str, Any]:
         asr: the speech recogniser (e.g. `WhisperAsr`); its `name` is reported as "model".
 
     Returns:
-        {"wer", "utterances", "words", "substitutions", "deletions", "insertions", "audio_s", "seconds",
-        "rtf" (transcription seconds per audio second), "model", "errors": [per-utterance details]}.
+        The totals (`wer`, words, substitutions, deletions, insertions, audio and transcription seconds,
+        `rtf`), the model name and the per-utterance details (`errors`).
     """
     pairs = read_jsonl(Path(jsonl_path))
     totals = {"words": 0, "substitutions": 0, "deletions": 0, "insertions": 0}
@@ -97,21 +149,19 @@ def evaluate_asr(jsonl_path: str | Path, asr: Asr) -> dict[str, Any]:
         for key, value in zip(totals, (len(ref), subs, dels, ins), strict=True):
             totals[key] += value
         details.append(
-            {
-                "audio": str(audio),
-                "reference": reference,
-                "hypothesis": hypothesis,
-                "wer": round((subs + dels + ins) / max(len(ref), 1), 4),
-            }
+            AsrUtterance(str(audio), reference, hypothesis, round((subs + dels + ins) / max(len(ref), 1), 4))
         )
     errors = totals["substitutions"] + totals["deletions"] + totals["insertions"]
-    return {
-        "wer": round(errors / max(totals["words"], 1), 4),
-        "utterances": len(pairs),
-        **totals,
-        "audio_s": round(audio_s, 2),
-        "seconds": round(seconds, 2),
-        "rtf": round(seconds / audio_s, 4) if audio_s else None,
-        "model": asr.name,
-        "errors": details,
-    }
+    return AsrResult(
+        wer=round(errors / max(totals["words"], 1), 4),
+        utterances=len(pairs),
+        words=totals["words"],
+        substitutions=totals["substitutions"],
+        deletions=totals["deletions"],
+        insertions=totals["insertions"],
+        audio_s=round(audio_s, 2),
+        seconds=round(seconds, 2),
+        rtf=round(seconds / audio_s, 4) if audio_s else None,
+        model=asr.name,
+        errors=tuple(details),
+    )

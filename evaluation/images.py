@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,40 @@ def recall_at(ranks: np.ndarray) -> dict[str, float]:
     return {f"R@{k}": round(float(np.mean(ranks < k)), 4) for k in KS}
 
 
+@dataclass(frozen=True)
+class ImagesResult:
+    """Recall@1/5/10 both ways on a captioned image folder."""
+
+    images: int
+    captions: int
+    text_to_image: dict[str, float]  # "R@1", "R@5", "R@10"
+    image_to_text: dict[str, float]
+    chance_r1_text_to_image: float
+    seconds: float
+    clip_model: str | None = None  # the encoder's name, when the caller knows it
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of `mmrag eval images --json` (`clip_model` only when known)."""
+        data: dict[str, Any] = {
+            "images": self.images,
+            "captions": self.captions,
+            "text_to_image": dict(self.text_to_image),
+            "image_to_text": dict(self.image_to_text),
+            "chance_R@1_text_to_image": self.chance_r1_text_to_image,
+            "seconds": self.seconds,
+        }
+        if self.clip_model is not None:
+            data["clip_model"] = self.clip_model
+        return data
+
+
 def evaluate_images(
-    encoder: ImageEncoder, images_dir: Path, captions_file: Path, limit: int = 0
-) -> dict[str, Any]:
+    encoder: ImageEncoder,
+    images_dir: Path,
+    captions_file: Path,
+    limit: int = 0,
+    clip_model: str | None = None,
+) -> ImagesResult:
     """Text→image and image→text Recall@1/5/10 on a captioned image folder.
 
     Args:
@@ -59,6 +91,7 @@ def evaluate_images(
         images_dir: Folder with the images.
         captions_file: COCO captions JSON (`images`, `annotations`).
         limit: Use only the first `limit` images (by id) and their captions; 0 = all.
+        clip_model: The encoder's model name, reported as `clip_model`.
     """
     from PIL import Image
 
@@ -81,11 +114,12 @@ def evaluate_images(
         column = sims[:, i]
         best_own = column[owner_arr == i].max() if np.any(owner_arr == i) else -np.inf
         i2t_ranks[i] = int((column > best_own).sum())
-    return {
-        "images": len(paths),
-        "captions": len(captions),
-        "text_to_image": recall_at(t2i_ranks),
-        "image_to_text": recall_at(i2t_ranks),
-        "chance_R@1_text_to_image": round(1 / len(paths), 4),
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+    return ImagesResult(
+        images=len(paths),
+        captions=len(captions),
+        text_to_image=recall_at(t2i_ranks),
+        image_to_text=recall_at(i2t_ranks),
+        chance_r1_text_to_image=round(1 / len(paths), 4),
+        seconds=round(time.perf_counter() - start, 2),
+        clip_model=clip_model,
+    )

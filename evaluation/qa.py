@@ -24,11 +24,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from core.errors import InvalidRequestError, MmragError
+from core.errors import InvalidRequestError
 from core.types import Answer
 from generation.citations import is_abstention
 
@@ -115,8 +113,38 @@ class QaOutcome:
         return uri is not None and any(same_file(c.segment.uri, uri) for c in self.answer.citations)
 
 
-def metrics(outcomes: Sequence[QaOutcome]) -> dict[str, Any]:
-    """The summary metrics of a run (see the module docstring)."""
+@dataclass(frozen=True)
+class QaResult:
+    """The summary metrics of a run (see the module docstring); a rate is None when nothing was counted."""
+
+    questions: int
+    answerable: int
+    unanswerable: int
+    contains_gold: float | None
+    cites_gold: float | None
+    abstain_unanswerable: float | None
+    abstain_answerable: float | None
+    score: float | None
+    latency_p50_s: float
+    latency_p95_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The metrics as `mmrag eval qa` prints them (after its `file` key)."""
+        return {
+            "questions": self.questions,
+            "answerable": self.answerable,
+            "unanswerable": self.unanswerable,
+            "contains_gold": self.contains_gold,
+            "cites_gold": self.cites_gold,
+            "abstain_unanswerable": self.abstain_unanswerable,
+            "abstain_answerable": self.abstain_answerable,
+            "score": self.score,
+            "latency_s": {"p50": self.latency_p50_s, "p95": self.latency_p95_s},
+        }
+
+
+def summarize(outcomes: Sequence[QaOutcome]) -> QaResult:
+    """The summary metrics of a run."""
     answerable = [o for o in outcomes if not o.item.impossible]
     unanswerable = [o for o in outcomes if o.item.impossible]
     with_uri = [o for o in answerable if o.item.uri]
@@ -126,20 +154,23 @@ def metrics(outcomes: Sequence[QaOutcome]) -> dict[str, Any]:
         return round(hits / n, 4) if n else None
 
     good = sum(o.correct for o in answerable) + sum(o.abstained for o in unanswerable)
-    return {
-        "questions": len(outcomes),
-        "answerable": len(answerable),
-        "unanswerable": len(unanswerable),
-        "contains_gold": rate(sum(o.correct for o in answerable), len(answerable)),
-        "cites_gold": rate(sum(o.cites_gold for o in with_uri), len(with_uri)),
-        "abstain_unanswerable": rate(sum(o.abstained for o in unanswerable), len(unanswerable)),
-        "abstain_answerable": rate(sum(o.abstained for o in answerable), len(answerable)),
-        "score": rate(good, len(outcomes)),
-        "latency_s": {
-            "p50": round(statistics.median(seconds), 4),
-            "p95": round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))], 4),
-        },
-    }
+    return QaResult(
+        questions=len(outcomes),
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        contains_gold=rate(sum(o.correct for o in answerable), len(answerable)),
+        cites_gold=rate(sum(o.cites_gold for o in with_uri), len(with_uri)),
+        abstain_unanswerable=rate(sum(o.abstained for o in unanswerable), len(unanswerable)),
+        abstain_answerable=rate(sum(o.abstained for o in answerable), len(answerable)),
+        score=rate(good, len(outcomes)),
+        latency_p50_s=round(statistics.median(seconds), 4),
+        latency_p95_s=round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))], 4),
+    )
+
+
+def metrics(outcomes: Sequence[QaOutcome]) -> dict[str, Any]:
+    """The summary metrics of a run as a dict (`summarize(outcomes).to_json()`; the benchmarks use it)."""
+    return summarize(outcomes).to_json()
 
 
 def run_qa(
@@ -158,35 +189,6 @@ def run_qa(
     return out
 
 
-def evaluate_qa(ask: Callable[[str], Answer], items: Sequence[QaItem]) -> dict[str, Any]:
+def evaluate_qa(ask: Callable[[str], Answer], items: Sequence[QaItem]) -> QaResult:
     """Run the questions through `ask` (for instance `RagPipeline.ask`) and return the metrics."""
-    return metrics(run_qa(ask, items))
-
-
-def eval_qa_command(
-    file: Annotated[
-        Path, typer.Argument(help="JSON lines: question, answers, impossible, uri.", metavar="FILE")
-    ],
-    limit: Annotated[int, typer.Option(help="Only the first N questions (0: all).")] = 0,
-    json_out: Annotated[bool, typer.Option("--json", help="Accepted for symmetry: always JSON.")] = True,
-) -> None:
-    """Measure `ask` on the indexed collection with your own questions; prints the metrics as JSON."""
-    from app.cli_output import emit_json, fail
-    from app.container import Container
-
-    if not file.is_file():
-        raise fail(f"{file}: no such file")
-    try:
-        items = load_qa(file)
-    except InvalidRequestError as exc:
-        raise fail(str(exc)) from exc
-    if limit > 0:
-        items = items[:limit]
-    container = Container()
-    try:
-        result = evaluate_qa(container.rag.ask, items)
-    except MmragError as exc:
-        raise fail(str(exc), 1) from exc
-    finally:
-        container.close()
-    emit_json({"file": str(file), **result})
+    return summarize(run_qa(ask, items))
