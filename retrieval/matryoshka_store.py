@@ -4,7 +4,9 @@ Encoders trained with Matryoshka representation learning (MRL: nomic-embed, bge-
 most of their quality in the first dims of each vector. With `MMRAG_MRL_DIM=d` every text vector is also
 stored as a named vector `text_mrl` (its first d dims, renormalised), and a `text` search becomes one engine
 query: the nearest `candidates` in `text_mrl` (a smaller, faster index) as a prefetch, rescored by the full
-`text` vectors (Qdrant's query API). Other spaces pass through unchanged.
+`text` vectors (Qdrant's query API). Other spaces pass through unchanged. `search_scores` (the retriever's
+fast path: several spaces in one call, ids and scores only) takes the same two stages: the truncated first
+pass batched with the other spaces, then the candidates' full vectors read back and rescored here.
 
 The wrapper sits at the store boundary, so every writer (local engine, Ray engine, `index_extracted`) and
 every reader (retriever, reranker) gets it without knowing. all-MiniLM-L6-v2 is NOT MRL-trained:
@@ -22,6 +24,7 @@ import numpy as np
 from core.errors import ConfigError
 from core.protocols import Record, RescoringStore
 from core.types import Hit, SearchFilter, Segment, SparseVector, Vector
+from retrieval.retriever import ScoreSearchStore
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +82,58 @@ class MatryoshkaStore:
         """`text` searches go truncated-first with full rescoring; other spaces go straight through."""
         if space != self.space or isinstance(query, SparseVector):
             return self.store.search(space, query, flt, k)
-        candidates = max(100, int(k * self.oversampling))
         return self.store.search_rescored(
-            self.mrl_space, truncate(query, self.dim), space, query, flt, k=k, candidates=candidates
+            self.mrl_space, truncate(query, self.dim), space, query, flt, k=k, candidates=self._candidates(k)
         )
+
+    def _candidates(self, k: int) -> int:
+        return max(100, int(k * self.oversampling))
+
+    def search_scores(
+        self,
+        queries: Sequence[tuple[str, Vector | SparseVector]],
+        flt: SearchFilter | None = None,
+        k: int = 10,
+    ) -> list[list[tuple[str, float]]]:
+        """Several spaces at once, ids and scores only, one list per (space, query), best first.
+
+        Dense `text` queries go as `search` does: their nearest `candidates` in the truncated space, rescored
+        with the full vectors (scores are full-dimension cosines). Other queries pass straight through.
+        """
+        store = self.store
+        if not isinstance(store, ScoreSearchStore):  # a rescoring store without the batched path
+            return [[(h.segment.segment_id, h.score) for h in self.search(s, q, flt, k)] for s, q in queries]
+        staged = [
+            i for i, (s, q) in enumerate(queries) if s == self.space and not isinstance(q, SparseVector)
+        ]
+        direct = [i for i in range(len(queries)) if i not in set(staged)]
+        out: list[list[tuple[str, float]]] = [[] for _ in queries]
+        if direct:
+            for i, result in zip(
+                direct, store.search_scores([queries[i] for i in direct], flt, k), strict=True
+            ):
+                out[i] = result
+        if staged:
+            full = [np.asarray(queries[i][1], dtype=np.float32).reshape(-1) for i in staged]
+            first = store.search_scores(
+                [(self.mrl_space, truncate(q, self.dim)) for q in full], flt, max(k, self._candidates(k))
+            )
+            for i, query, candidates in zip(staged, full, first, strict=True):
+                out[i] = self._rescore(store, query, [sid for sid, _ in candidates], k)
+        return out
+
+    def _rescore(
+        self, store: ScoreSearchStore, query: Vector, ids: list[str], k: int
+    ) -> list[tuple[str, float]]:
+        """The `k` best of `ids` by cosine with the full stored vectors (what the engine's rescoring gives)."""
+        stored = store.vectors(self.space, ids)
+        kept = [sid for sid in ids if sid in stored]
+        if not kept:
+            return []
+        norm = float(np.linalg.norm(query))
+        scores = np.stack([stored[sid] for sid in kept]) @ (query / (norm or 1.0))
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(kept[j], float(scores[j])) for j in order]
 
     def search_rescored(
         self,

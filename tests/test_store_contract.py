@@ -24,12 +24,13 @@ from core.errors import StoreError
 from core.gram import GRAM_SPACES, gram_space
 from core.protocols import Record, VectorStore
 from core.settings import Settings
-from core.types import Granularity, Locator, Modality, SearchFilter, Segment, segment_id
+from core.types import Granularity, Locator, Modality, SearchFilter, Segment, SparseVector, segment_id
 from indexing.gram_hook import migrate_payload_gram
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 from retrieval.matryoshka_store import MatryoshkaStore
 from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.qdrant_edge_store import QdrantEdgeStore
+from retrieval.retriever import ScoreSearchStore
 from tests.fixtures.beir_lexical import SQUAD_MINI, beir_texts
 
 pytestmark = pytest.mark.integration
@@ -157,6 +158,8 @@ class StoreContract:
         assert empty.search("text", TEXT_RECORDS[0].dense["text"]) == []
         assert empty.get([TEXT_RECORDS[0].segment.segment_id]) == []
         assert empty.delete_source("src-a") == 0
+        assert isinstance(empty, ScoreSearchStore)
+        assert empty.search_scores([("text", TEXT_RECORDS[0].dense["text"])], None, 3) == [[]]
 
     def test_upsert_before_ensure_is_a_store_error(self, empty: VectorStore) -> None:
         with pytest.raises(StoreError, match="ensure"):
@@ -304,6 +307,31 @@ class StoreContract:
         assert store.vectors("nope", ids) == {}  # a space the collection lacks holds no vectors
         assert store.vectors("text", []) == {}
 
+    def test_search_scores_answers_each_space_as_search_does(self, store: VectorStore) -> None:
+        """The retriever's fast path: several spaces in one call, ids and scores only, same ranking as
+        `search` space by space (Matryoshka included: truncated first pass, full-dimension scores)."""
+        assert isinstance(store, ScoreSearchStore)
+        lexical = BM25LexicalEncoder().encode_queries([TEXT_RECORDS[11].segment.text[:120]])[0]
+        text = TEXT_RECORDS[3].dense["text"]
+        queries = [("text", text), ("lexical", lexical), ("image", IMAGE_RECORDS[1].dense["image"])]
+        for flt in (None, SearchFilter(source_ids=("src-a", "src-b"))):
+            results = store.search_scores(queries, flt, 5)
+            assert len(results) == len(queries)
+            for (space, query), result in zip(queries, results, strict=True):
+                hits = store.search(space, query, flt, 5)
+                assert [sid for sid, _ in result] == [h.segment.segment_id for h in hits], space
+                assert [score for _, score in result] == pytest.approx([h.score for h in hits], abs=1e-4)
+        text_ids, lexical_ids, _ = store.search_scores(queries, None, 5)
+        assert [sid for sid, _ in text_ids] == _exact_top("text", text, 5)
+        assert text_ids[0][1] == pytest.approx(1.0, abs=1e-4)
+        assert lexical_ids[0][0] == TEXT_RECORDS[11].segment.segment_id
+
+    def test_search_scores_of_a_sparse_query_without_terms_is_an_empty_list(self, store: VectorStore) -> None:
+        assert isinstance(store, ScoreSearchStore)
+        text = TEXT_RECORDS[0].dense["text"]
+        nothing, found = store.search_scores([("lexical", SparseVector([], [])), ("text", text)], None, 3)
+        assert nothing == [] and found[0][0] == TEXT_RECORDS[0].segment.segment_id
+
     def test_upsert_adds_the_named_vectors_records_bring(self, store: VectorStore) -> None:
         clips = _clip_records()
         store.upsert(clips)
@@ -442,6 +470,13 @@ class TestMatryoshkaStore(StoreContract, PersistenceContract):
 
     def open_store(self, store_dir: Path) -> VectorStore:
         return MatryoshkaStore(QdrantEdgeStore(store_dir / "mrl"), dim=SPACES["text"] // 2)
+
+
+class TestMatryoshkaClientStore(StoreContract):
+    """`MatryoshkaStore` over qdrant-client's in-memory store (the `memory` backend with MMRAG_MRL_DIM)."""
+
+    def open_store(self, store_dir: Path) -> VectorStore:
+        return MatryoshkaStore(QdrantClientStore("contract-mrl", path=":memory:"), dim=SPACES["text"] // 2)
 
 
 class TestQdrantClientMemoryStore(StoreContract):
