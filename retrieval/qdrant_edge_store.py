@@ -11,11 +11,10 @@ CLI indexing run leaves an indexed store behind; a long-running process should c
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ from retrieval.qdrant_common import (
     source_filter,
     to_hit,
 )
+from retrieval.qdrant_edge_shard import engine_errors, load_shard, qdrant_edge, shard_exists
 from retrieval.qdrant_vectors import (
     edge_config,
     edge_point,
-    edge_quantization,
     is_unknown_vector,
     missing_dims,
 )
@@ -77,7 +76,7 @@ class QdrantEdgeStore:
         Raises:
             StoreError: a space exists with another dimension, or the engine failed.
         """
-        qe = _qe()
+        qe = qdrant_edge()
         with self._lock, self._engine("creating the collection"):
             if self._shard is None and not self._exists():
                 self._shard = qe.EdgeShard.create(str(self.path), edge_config(qe, spaces, self.quantization))
@@ -129,7 +128,7 @@ class QdrantEdgeStore:
         the shard lacks is added first, sized by the records."""
         if not records:
             return
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._require("writing")
         new = missing_dims(records, self._added)
         with self._engine("writing points"):
@@ -142,7 +141,7 @@ class QdrantEdgeStore:
 
     def delete_source(self, source_id: str) -> int:
         """Delete every point of a source; return how many were deleted."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return 0
@@ -155,7 +154,7 @@ class QdrantEdgeStore:
 
     def drop_metadata_key(self, key: str, flt: SearchFilter | None = None) -> None:
         """Remove `key` from the metadata of every segment matching `flt`."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return
@@ -165,7 +164,7 @@ class QdrantEdgeStore:
 
     def set_uri(self, source_id: str, uri: str) -> None:
         """Point every segment of a source at a new uri (the file was renamed or moved)."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return
@@ -179,7 +178,7 @@ class QdrantEdgeStore:
         self, space: str, query: Vector | SparseVector, flt: SearchFilter | None = None, k: int = 10
     ) -> list[Hit]:
         """The `k` nearest segments in one space (a dense space, or `lexical` with a sparse query)."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return []
@@ -210,7 +209,7 @@ class QdrantEdgeStore:
     ) -> list[list[tuple[str, float]]]:
         """Several spaces in one engine call, ids and scores only (payloads are fetched later, with `get`,
         for the hits a search returns). One list per (space, query), best first."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return [[] for _ in queries]
@@ -275,7 +274,7 @@ class QdrantEdgeStore:
     ) -> list[Hit]:
         """Two stages in one engine query: the `candidates` nearest in `first_space` (e.g. truncated
         Matryoshka vectors), rescored by `query` in `space`; scores are `space` scores."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return []
@@ -309,7 +308,7 @@ class QdrantEdgeStore:
 
     def scroll(self, flt: SearchFilter | None = None, batch: int = 256) -> Iterator[Segment]:
         """Every stored segment matching `flt`, page by page, in storage order."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard, offset = self._open(), None
         while shard is not None:
             request = qe.ScrollRequest(
@@ -323,7 +322,7 @@ class QdrantEdgeStore:
 
     def update_vectors(self, space: str, vectors: Mapping[str, Vector]) -> None:
         """Set one named vector on existing points (segment id -> vector), keeping their other vectors."""
-        qe = _qe()
+        qe = qdrant_edge()
         points = [qe.PointVectors(sid, {space: np.asarray(v, np.float32)}) for sid, v in vectors.items()]
         shard = self._require("updating vectors")
         with self._lock, self._engine("updating vectors"):
@@ -332,7 +331,7 @@ class QdrantEdgeStore:
 
     def count(self, flt: SearchFilter | None = None) -> int:
         """How many points match the filter (all points without one)."""
-        qe = _qe()
+        qe = qdrant_edge()
         shard = self._open()
         if shard is None:
             return 0
@@ -342,20 +341,7 @@ class QdrantEdgeStore:
     # -- internals -------------------------------------------------------------------------------------
 
     def _exists(self) -> bool:
-        """Whether a shard was created here. A create cut short by a crash is cleared, so it can start over.
-
-        A complete shard has `edge_config.json`; a SIGKILL inside `EdgeShard.create` leaves the folders without
-        it and without segments, which the engine then refuses to load ("edge config is not provided").
-        """
-        if not self.path.is_dir() or not any(self.path.iterdir()):
-            return False
-        segments = self.path / "segments"
-        created = (self.path / "edge_config.json").exists() or (segments.is_dir() and any(segments.iterdir()))
-        if not created:
-            logger.warning("clearing an embedded store whose creation was interrupted: %s", self.path)
-            shutil.rmtree(self.path)
-            return False
-        return True
+        return shard_exists(self.path)
 
     def _open(self) -> Any:
         """The shard, loading it on first use; None if the store was never created (reads see nothing)."""
@@ -368,15 +354,7 @@ class QdrantEdgeStore:
 
     def _open_locked(self) -> Any:
         if self._shard is None:
-            qe = _qe()
-            quant = self._quantization_config()
-            # Passing a quantization config on load makes a changed setting apply at the next optimize.
-            config = None
-            if quant is not None:  # the engine wants a vector config; dense spaces are inherited
-                lexical = {LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
-                config = qe.EdgeConfig(sparse_vectors=lexical, quantization_config=quant)
-            self._shard = qe.EdgeShard.load(str(self.path), config)
-            logger.info("opened embedded Qdrant store at %s", self.path)
+            self._shard = load_shard(self.path, self.quantization)
         return self._shard
 
     def _require(self, what: str) -> Any:
@@ -385,21 +363,5 @@ class QdrantEdgeStore:
             raise StoreError(f"no collection at {self.path}: call ensure() before {what}")
         return shard
 
-    def _quantization_config(self) -> Any:
-        return edge_quantization(_qe(), self.quantization)
-
-    @contextmanager
-    def _engine(self, what: str) -> Iterator[None]:
-        """Turn the engine's exceptions into one `StoreError` line naming the store and the operation."""
-        try:
-            yield
-        except StoreError:
-            raise
-        except Exception as exc:  # the bindings raise bare Exception for engine errors
-            raise StoreError(f"embedded Qdrant at {self.path}: {what} failed: {exc}") from exc
-
-
-def _qe() -> Any:
-    import qdrant_edge
-
-    return qdrant_edge
+    def _engine(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return engine_errors(self.path, what)
