@@ -6,7 +6,7 @@ agent that may index may also read any file the user can). Every hit carries its
 text; visual hits (photos, video frames and clips) also come back as MCP image content (the stored JPEG
 thumbnail or keyframe), so an agent can look at what it found.
 
-Each call goes through `app.backend.open_backend`, like a CLI command: when `mmrag serve` owns the home the
+Each call goes through `app.backend_select.open_backend`, like a CLI command: when `mmrag serve` owns the home the
 call is made through its API, otherwise this process takes the home's store lock for the call and releases
 it afterwards (models stay loaded between calls), so `mmrag index`/`search` in a terminal still work while
 an agent keeps the MCP server running.
@@ -54,7 +54,7 @@ class McpTools:
     """The tool bodies, independent of the protocol: each opens a backend for the call and closes it.
 
     Args:
-        open_backend: Returns the backend for one call (`purpose` as in `app.backend.open_backend`).
+        open_backend: Returns the backend for one call (`purpose` as in `app.backend_select.open_backend`).
         max_images: Most image content items per result.
     """
 
@@ -217,7 +217,7 @@ def build_server(tools: McpTools, *, allow_index: bool = False) -> MCPServer[Any
 
 def local_tools(make_container: Callable[[], Container]) -> McpTools:
     """Tools that open the home like CLI commands do, sharing one container (models load once)."""
-    from app.backend import open_backend
+    from app.backend_select import open_backend
 
     shared: list[Container] = []
 
@@ -315,7 +315,7 @@ def mcp(
     """
     import os
 
-    from app.cli_output import err, fail
+    from app.cli.output import err, fail
     from app.container import Container
     from core.settings import Settings
 
@@ -332,7 +332,7 @@ def mcp(
         return
     if transport != "http":
         raise fail(f"unknown transport {transport!r}: use stdio or http")
-    from app.cli_serve import _is_loopback
+    from app.cli.serve import _is_loopback
 
     if not settings.api_keys and not _is_loopback(host):
         raise fail(f"refusing to serve MCP on {host} without API keys: set MMRAG_API_KEYS")

@@ -68,7 +68,7 @@ def watch(
 ) -> None:
     """Keep the collection in step with folders: index new and changed files, follow renames, remove deleted
     ones. Catches up first with what changed while nothing was watching. Stop with Ctrl-C."""
-    from app.cli_output import emit_json, err, fail
+    from app.cli.output import emit_json, err, fail
     from app.container import Container
     from core.settings import Settings
 

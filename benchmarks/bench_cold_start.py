@@ -32,7 +32,7 @@ from benchmarks.common import write_result
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "files"
-MMRAG = [sys.executable, "-c", "from app.cli import main; main()"]
+MMRAG = [sys.executable, "-c", "from app.cli.main import main; main()"]
 
 
 def _env(home: Path) -> dict[str, str]:

@@ -123,7 +123,7 @@ def whole_corpus(root: Path) -> dict[str, Any]:
     folder = root / "corpus"
     kinds = build_corpus(folder)
     env = {**os.environ, **CAPS, "MMRAG_HOME": str(root / "home-cli"), "MMRAG_CLIP_MODEL": ""}
-    cmd = [sys.executable, "-c", "from app.cli import main; main()", "index", str(folder), "--json"]
+    cmd = [sys.executable, "-c", "from app.cli.main import main; main()", "index", str(folder), "--json"]
     run = run_measured(cmd, env, timeout_s=900, cwd=REPO)
     report = json.loads(run.stdout.decode("utf-8").strip().splitlines()[-1])
     stderr = run.stderr.decode("utf-8", "replace")

@@ -1,6 +1,6 @@
 """`mmrag eval beir`: index a BEIR corpus into a throwaway collection and score the retriever.
 
-The command (`app/cli.py`) builds the components on a temporary home; `evaluate_beir` indexes and scores.
+The command (`app/cli/collection.py`) builds the components on a temporary home; `evaluate_beir` indexes and scores.
 
 nDCG@10 uses linear gains (as pytrec_eval / BEIR do); Recall@100 counts judged-relevant documents (grade > 0).
 """

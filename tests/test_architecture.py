@@ -158,10 +158,9 @@ def test_no_circle_at_import_time() -> None:
 
 
 def test_no_circle_even_through_deferred_imports() -> None:
-    """Counting imports inside functions too, no circle outside the CLI modules (issue 11: CLI package)."""
+    """Counting imports inside functions too, no circle anywhere (the CLI package included)."""
     runtime = [imp for imp in all_imports() if not imp.type_only]
-    left = [c for c in cycles(_graph(runtime)) if not set(c) <= CLI_CIRCLE_LEFT]
-    assert left == [], f"import circles: {left}"
+    assert cycles(_graph(runtime)) == [], "import circles"
 
 
 def _literal_attribute_calls(path: Path) -> Iterator[tuple[int, str, str]]:
@@ -260,14 +259,3 @@ SETTINGS_READERS_LEFT = {
     "indexing/onnx_export.py",
     "indexing/onnx_text_encoder.py",
 }
-
-CLI_CIRCLE_LEFT = {
-    "app.cli",
-    "app.cli_mm",
-    "app.cli_rag",
-    "app.cli_media",
-    "app.cli_serve",
-    "app.backend",
-    "app.remote",
-}
-"""CLI modules that still import each other through deferred imports (issue 11: the CLI becomes a package)."""

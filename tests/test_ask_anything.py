@@ -32,7 +32,7 @@ KEYFRAME_LAG_S = 1.0
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    exe = [sys.executable, "-c", "from app.cli import main; main()"]
+    exe = [sys.executable, "-c", "from app.cli.main import main; main()"]
     return subprocess.run([*exe, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 from tests.conftest import REPO, SAMPLES, TEST_DATA
 
 pytestmark = pytest.mark.integration
@@ -112,7 +112,7 @@ def test_eval_beir_json_shape(mmrag_home: Path, tmp_path: Path) -> None:
 
 def test_every_command_has_help() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    exe = [sys.executable, "-c", "from app.cli import main; main()"]
+    exe = [sys.executable, "-c", "from app.cli.main import main; main()"]
     top = subprocess.run([*exe, "--help"], capture_output=True, text=True, cwd=REPO, env=env, check=True)
     commands = [c for c in ("index", "search", "sources", "delete", "doctor", "eval") if c in top.stdout]
     assert len(commands) == 6, top.stdout
@@ -154,9 +154,9 @@ def test_piped_index_output_has_one_line_per_failed_file(mmrag_home: Path, tmp_p
 def test_search_human_output_shows_granularity(
     mmrag_home: Path, make_container: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import cli
+    from app.cli import common
 
-    monkeypatch.setattr(cli, "container_from_env", lambda: make_container(ocr=False))
+    monkeypatch.setattr(common, "container_from_env", lambda: make_container(ocr=False))
     folder = mmrag_home.parent / "notes [" / "b]"
     folder.mkdir(parents=True)
     shutil.copy(SAMPLES / "field-notes.md", folder / "notes-[red].md")
@@ -172,9 +172,9 @@ def test_search_human_output_shows_granularity(
 def test_source_filter_takes_a_short_id_and_says_when_it_is_ambiguous(
     mmrag_home: Path, make_container: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import cli
+    from app.cli import common
 
-    monkeypatch.setattr(cli, "container_from_env", lambda: make_container(ocr=False))
+    monkeypatch.setattr(common, "container_from_env", lambda: make_container(ocr=False))
     assert run("index", str(SAMPLES / "field-notes.md"), "--json")[0] == 0
     notes = run("sources", "--json")[1]["sources"][0]
     code, found = run("search", "lighthouse", "--source", notes["source_id"][:8], "--json")

@@ -225,8 +225,8 @@ def test_ask_reports_two_versions_of_a_notice(make_container: Any, notices: Path
 def test_cli_ask_json_has_conflicts(
     make_container: Any, notices: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import cli_rag
-    from app.cli import app
+    from app.cli import rag as cli_rag
+    from app.cli.main import app
 
     container = make_container(ocr=False)
     container.indexer.index_paths([notices])

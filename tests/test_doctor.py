@@ -81,7 +81,7 @@ def test_missing_optional_weights_are_unavailable_with_the_reason(
 def test_cli_exits_1_when_a_required_component_cannot_load(
     mmrag_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.cli import app
+    from app.cli.main import app
 
     monkeypatch.setenv("MMRAG_TEXT_MODEL", "/no/such/text-model")
     monkeypatch.setenv("MMRAG_OCR", "false")

@@ -19,7 +19,7 @@ NOTES = {
 
 
 def test_cli_eval_qa_prints_the_metrics(make_container: Any, tmp_path: Path) -> None:
-    from app.cli import app
+    from app.cli.main import app
 
     folder = tmp_path / "notes"
     folder.mkdir()

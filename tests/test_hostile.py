@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 MAX_SECONDS = 300.0
 MAX_PEAK_MB = 4096.0
-CLI = [sys.executable, "-c", "from app.cli import main; main()"]
+CLI = [sys.executable, "-c", "from app.cli.main import main; main()"]
 
 
 def _env(**extra: str) -> dict[str, str]:

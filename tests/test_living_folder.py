@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 
 pytestmark = pytest.mark.integration
 

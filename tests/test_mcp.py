@@ -20,7 +20,7 @@ from tests.conftest import REPO, SAMPLES
 
 pytestmark = pytest.mark.integration
 
-EXE = [sys.executable, "-c", "from app.cli import main; main()"]
+EXE = [sys.executable, "-c", "from app.cli.main import main; main()"]
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ def test_cli_eval_asr(tmp_path: Path) -> None:
     """`mmrag eval asr FILE --json` prints the WER; a malformed JSONL is a usage error (exit 2)."""
     from typer.testing import CliRunner
 
-    from app.cli import app
+    from app.cli.main import app
 
     (path, text), *_ = media.librivox_utterances()
     good, bad = tmp_path / "one.jsonl", tmp_path / "bad.jsonl"

@@ -265,7 +265,7 @@ def test_ui_forwards_signals_to_its_child(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import os, sys; from app.cli_serve import run_forwarding_signals; "
+            "import os, sys; from app.cli.serve import run_forwarding_signals; "
             f"sys.exit(run_forwarding_signals([sys.executable, '-c', {child!r}], dict(os.environ)))",
         ]
     )

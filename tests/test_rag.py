@@ -103,8 +103,8 @@ def test_stream_events(indexed: Any) -> None:
 
 
 def test_cli_ask(indexed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app import cli_rag
-    from app.cli import app
+    from app.cli import rag as cli_rag
+    from app.cli.main import app
 
     monkeypatch.setattr(cli_rag, "container_from_env", lambda: indexed)
     runner = CliRunner()
@@ -130,8 +130,8 @@ def test_langchain_retriever_returns_documents(indexed: Any) -> None:
 
 def test_cli_eval_images_with_the_tiny_clip(make_container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """COCO photos and captions with the tiny random CLIP: proves the plumbing, the recalls are chance level."""
-    from app import cli_rag
-    from app.cli import app
+    from app.cli import rag as cli_rag
+    from app.cli.main import app
     from tests.conftest import TEST_DATA
 
     monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container(ocr=False))

@@ -71,7 +71,7 @@ def test_ray_engine_indexes_the_same_segments_as_the_local_engine(
     assert expected["indexed"] >= 7 and expected["segments"] > expected["indexed"]
     assert [Path(f["uri"]).name for f in expected["failed"]] == ["empty.txt"]
 
-    from app.cli import app
+    from app.cli.main import app
 
     monkeypatch.setenv("MMRAG_HOME", str(tmp_path / "ray"))
     monkeypatch.setenv("MMRAG_OCR", "false")

@@ -160,8 +160,8 @@ def test_build_router_by_name(text_encoder: Any, tmp_path: Path) -> None:
 def test_cli_route_and_eval_router(
     make_container: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from app import cli_rag
-    from app.cli import app
+    from app.cli import rag as cli_rag
+    from app.cli.main import app
 
     monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container())
     runner = CliRunner()
@@ -183,8 +183,8 @@ def test_cli_route_and_eval_router(
 def test_cli_router_train_writes_weights_the_router_then_uses(
     make_container: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from app import cli_rag
-    from app.cli import app
+    from app.cli import rag as cli_rag
+    from app.cli.main import app
 
     monkeypatch.setattr(cli_rag, "container_from_env", lambda: make_container(ocr=False))
     data = tmp_path / "labelled.jsonl"

@@ -35,7 +35,7 @@ def _folder(tmp_path: Path) -> Path:
 
 
 def _cli_sources(monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict[str, dict[str, Any]]]:
-    from app.cli import app
+    from app.cli.main import app
 
     monkeypatch.setenv("MMRAG_CLIP_MODEL", "")
     text = CliRunner().invoke(app, ["sources"])

@@ -40,7 +40,7 @@ class Watcher:
         # a pipe nobody reads could fill and block the child: its stderr goes to a file
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from app.cli import main; main()", *command],
+            [sys.executable, "-c", "from app.cli.main import main; main()", *command],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
@@ -87,12 +87,13 @@ class Watcher:
 @pytest.fixture
 def cli(make_container: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Runs `mmrag ...` in this process (sharing the session's text model), returning its JSON."""
-    from app import cli as cli_module
+    from app.cli import common
+    from app.cli.main import app
 
-    monkeypatch.setattr(cli_module, "container_from_env", lambda: make_container(ocr=False))
+    monkeypatch.setattr(common, "container_from_env", lambda: make_container(ocr=False))
 
     def run(*args: str) -> Any:
-        result = CliRunner().invoke(cli_module.app, [*args, "--json"])
+        result = CliRunner().invoke(app, [*args, "--json"])
         assert result.exit_code == 0, result.output
         return json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli_output import notes_once
+from app.cli.output import notes_once
 
 pytestmark = pytest.mark.unit
 

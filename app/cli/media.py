@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_output import JsonOpt, emit_json, err, fail, out
+from app.cli.output import JsonOpt, emit_json, err, fail, out
 from core.errors import MmragError
 
 

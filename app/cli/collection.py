@@ -1,144 +1,36 @@
-"""The `mmrag` command line: thin wrappers over a `Backend` (app.backend). `--json` prints machine JSON.
-
-When a `mmrag serve` owns the home, commands go through its API; otherwise they open the store themselves,
-one process at a time (a second one waits: `waiting for <pid> to finish indexing …`).
-
-Exit codes: 0 success; 1 the work failed (some files could not be indexed, the store is busy with
-`--no-wait`, a model or the server failed); 2 usage error (bad arguments, unknown or ambiguous source).
-Files `index` skips on purpose (an unsupported type, a link out of the folder) are listed as `skipped`
-and do not make the exit code 1.
+"""The commands on the collection itself: `index`, `search`, `sources`, `delete`, `doctor`, `eval beir`,
+`export-onnx`. Registered by `app.cli.main`; this module never imports it.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
-from typer.core import TyperGroup
 
-from app.backend import Backend, open_backend, resolve_filter_sources, resolve_source
-from app.cli_output import (
-    JsonOpt,
-    emit_json,
-    err,
-    fail,
-    format_time,
-    locate,
-    note,
-    notes_once,
-    out,
-    print_hits,
-    readable_help,
-    waiting,
-)
-from core.errors import InvalidRequestError, MmragError
-from core.types import Granularity, Hit, Modality, SearchFilter
-
-if TYPE_CHECKING:
-    from app.container import Container
-
-# Model-loading progress bars would interleave with our own output; rich shows progress instead.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-readable_help()
-
-__all__ = ["JsonOpt", "app", "emit_json", "err", "fail", "format_time", "main", "out", "where"]
-
-
-class MmragGroup(TyperGroup):
-    """Every command: an `MmragError` (a busy store included) becomes one line on stderr and an exit code."""
-
-    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
-        try:
-            return super().invoke(ctx)
-        except InvalidRequestError as exc:
-            raise fail(str(exc), 2) from exc
-        except ValidationError as exc:  # MMRAG_* settings that do not validate: one line, not a traceback
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-            )
-            raise fail(f"invalid settings: {problems}", 2) from exc
-        except MmragError as exc:
-            raise fail(_readable(exc), 1) from exc
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
-
-
-def _readable(exc: MmragError) -> str:
-    """The error's line; the embedded engine's own lock error said in words."""
-    message = str(exc)
-    if "WouldBlock" in message:
-        return (
-            "the store is in use by another process that is not an mmrag command (an embedded store "
-            f"allows one process at a time); stop it and try again ({message.splitlines()[0][:200]})"
-        )
-    return " ".join(message.split())
-
-
-app = typer.Typer(
-    name="mmrag",
-    help="Multimodal retrieval and RAG over your files: index, search, ask, serve.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    cls=MmragGroup,
-)
-eval_app = typer.Typer(
-    help="Evaluate retrieval, routing, ASR and image search (JSON with --json).", no_args_is_help=True
-)
-app.add_typer(eval_app, name="eval")
-
-
-def container_from_env() -> Container:
-    """Build the composition root from MMRAG_* settings (and the optional TOML file)."""
-    from app.container import Container
-
-    return Container()
-
-
-def where(hit: Hit) -> str:
-    """A human locator: `uri @ mm:ss–mm:ss`, `uri p.3`, or the uri."""
-    return locate(hit.segment.uri, hit.segment.locator.to_dict())
-
-
-def backend_for(purpose: str, *, wait: bool = True, store: bool = True) -> Backend:
-    """The backend for a command: the server that owns the home, or the store opened here (see app.backend)."""
-    return open_backend(purpose, container_from_env, wait=wait, on_wait=waiting, store=store)
-
-
-@app.callback()
-def _setup(
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log details to stderr.", metavar="")
-    ] = False,
-) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+from app.backend import resolve_filter_sources, resolve_source
+from app.cli.common import backend_for, one_line, print_result
+from app.cli.output import JsonOpt, emit_json, err, fail, note, notes_once, out, print_hits
+from core.errors import MmragError
+from core.types import Granularity, Modality, SearchFilter
 
 
 def print_index_report(report: dict[str, Any]) -> None:
     """One line per failed (and skipped) file on stderr, then the totals on stdout."""
     for failure in report.get("failed", []):
         err.print(
-            f"[red]failed[/red] {escape(_one_line(failure['uri']))}: {escape(_one_line(failure['error']))}"
+            f"[red]failed[/red] {escape(one_line(failure['uri']))}: {escape(one_line(failure['error']))}"
         )
     skipped = report.get("skipped", [])
     for item in skipped if isinstance(skipped, list) else []:
         if isinstance(item, dict):
-            reason = _one_line(item.get("reason") or item.get("error") or "")
-            err.print(f"[yellow]skipped[/yellow] {escape(_one_line(item.get('uri', '')))}: {escape(reason)}")
+            reason = one_line(item.get("reason") or item.get("error") or "")
+            err.print(f"[yellow]skipped[/yellow] {escape(one_line(item.get('uri', '')))}: {escape(reason)}")
     for item in report.get("unsearchable", []):
         err.print(
-            f"[yellow]not searchable[/yellow] {escape(_one_line(item['uri']))}: {escape(item['reason'])}"
+            f"[yellow]not searchable[/yellow] {escape(one_line(item['uri']))}: {escape(item['reason'])}"
         )
     n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
     parts = [f"indexed {report.get('indexed', 0)}", f"unchanged {report.get('unchanged', 0)}"]
@@ -148,7 +40,6 @@ def print_index_report(report: dict[str, Any]) -> None:
     out.print(", ".join(parts) + f", {report.get('segments', 0)} segments", highlight=False)
 
 
-@app.command()
 def index(
     paths: Annotated[
         list[Path], typer.Argument(help="Files and folders (recursive) to index.", metavar="PATH")
@@ -263,7 +154,6 @@ def _read_image(path: Path) -> bytes:
     return data
 
 
-@app.command()
 def search(
     query: Annotated[
         str, typer.Argument(help="What to look for (may be empty with --image).", metavar="QUERY")
@@ -306,7 +196,6 @@ def search(
         print_hits(result["hits"], default_calibration().threshold if threshold is None else threshold)
 
 
-@app.command()
 def sources(json_out: JsonOpt = False) -> None:
     """List indexed (and failed) sources."""
     backend = backend_for("sources", store=False)
@@ -322,16 +211,15 @@ def sources(json_out: JsonOpt = False) -> None:
     for r in records:
         status = escape(r["status"])
         if r["status"] == "failed":
-            status = f"[red]failed[/red]: {escape(_one_line(r.get('error') or ''))}"
+            status = f"[red]failed[/red]: {escape(one_line(r.get('error') or ''))}"
         elif r["status"] == "indexed" and r.get("searchable") is False:
-            reason = escape(_one_line(r.get("reason") or "no searchable vectors"))
+            reason = escape(one_line(r.get("reason") or "no searchable vectors"))
             status = f"indexed, [yellow]not searchable[/yellow] ({reason})"
         out.print(
             f"{r['source_id'][:12]}  {r['segments']:>5} seg  {status}  {escape(r['uri'])}", highlight=False
         )
 
 
-@app.command()
 def delete(
     source: Annotated[
         str, typer.Argument(help="Source id (or a unique prefix of 8+ chars) or its uri.", metavar="SOURCE")
@@ -351,7 +239,6 @@ def delete(
         out.print(f"deleted {escape(record['uri'])} ({deleted} points)", highlight=False)
 
 
-@app.command()
 def doctor(json_out: JsonOpt = False) -> None:
     """Show active settings, which encoders and store loaded, and why anything could not load."""
     backend = backend_for("doctor")
@@ -370,21 +257,6 @@ def doctor(json_out: JsonOpt = False) -> None:
         raise typer.Exit(1)  # a required component (text encoder, store) cannot load
 
 
-def print_result(result: dict[str, Any]) -> None:
-    """An evaluation result for a person: `key: value` lines (nested dicts indented)."""
-
-    def show(data: dict[str, Any], indent: str) -> None:
-        for key, value in data.items():
-            if isinstance(value, dict):
-                out.print(f"{indent}{key}:", markup=False)
-                show(value, indent + "  ")
-            else:
-                out.print(f"{indent}{key}: {value}", markup=False)
-
-    show(result, "")
-
-
-@eval_app.command("beir")
 def eval_beir(
     directory: Annotated[
         Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.", metavar="DIR")
@@ -428,7 +300,6 @@ def eval_beir(
         print_result(result.to_json())
 
 
-@app.command("export-onnx")
 def export_onnx(
     out_dir: Annotated[
         Path | None, typer.Option(help="Export root (default: $MMRAG_HOME/onnx).", metavar="DIR")
@@ -448,37 +319,3 @@ def export_onnx(
     else:
         for path in written:
             out.print(f"exported {escape(str(path))}", highlight=False)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-# --- commands registered by area modules ----------------------------------------------------------------
-# Each area module imports only `app.cli_output` and `app.backend` (never this module), so no import circle;
-# add a command here as `app.command("name")(module.function)`.
-from app import cli_serve  # noqa: E402
-
-app.command("serve")(cli_serve.serve)
-app.command("ui")(cli_serve.ui)
-from app import cli_media  # noqa: E402
-
-eval_app.command("asr")(cli_media.eval_asr)
-from app import cli_rag  # noqa: E402
-
-app.command("ask")(cli_rag.ask)
-app.command("route")(cli_rag.route)
-app.add_typer(cli_rag.router_app, name="router")
-eval_app.command("router")(cli_rag.eval_router)
-eval_app.command("images")(cli_rag.eval_images)
-eval_app.command("qa")(cli_rag.eval_qa)
-from app import cli_mm  # noqa: E402
-
-app.command("reembed")(cli_mm.reembed)
-from app import mcp_server  # noqa: E402
-
-app.command("mcp")(mcp_server.mcp)
-from app import watch as folder_watch  # noqa: E402
-
-app.command("watch")(folder_watch.watch)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_output import err, fail
+from app.cli.output import err, fail
 
 
 def _is_loopback(host: str) -> bool:

@@ -21,9 +21,10 @@ def reembed(
     """Embed every indexed segment into the `mm` space (MMRAG_MM_MODEL) without re-extracting files."""
     from rich.progress import Progress
 
-    from app.backend import LocalBackend, open_backend
-    from app.cli import container_from_env
-    from app.cli_output import emit_json, err, fail, out, waiting
+    from app.backend import LocalBackend
+    from app.backend_select import open_backend
+    from app.cli.common import container_from_env
+    from app.cli.output import emit_json, err, fail, out, waiting
     from indexing.mm_space import reembed_mm
 
     backend = open_backend("reembed", container_from_env, on_wait=waiting)

@@ -1,28 +1,18 @@
 """`mmrag ask`, `mmrag route`, `mmrag router train`, `mmrag eval router`, `mmrag eval images`, `mmrag eval qa`.
 
-`app.cli` imports this module at its end to register the commands; the output helpers come from
-`app.cli_output`, so this module never imports `app.cli` at import time.
+Registered by `app.cli.main`; shares only `app.cli.output` and `app.cli.common`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from app.cli_output import JsonOpt, emit_json, err, fail, locate, out, waiting
+from app.cli.common import container_from_env, print_result
+from app.cli.output import JsonOpt, emit_json, err, fail, locate, out, waiting
 from core.errors import InvalidRequestError, MmragError
-
-if TYPE_CHECKING:
-    from app.container import Container
-
-
-def container_from_env() -> Container:
-    """The composition root from MMRAG_* settings (see `app.cli.container_from_env`)."""
-    from app import cli
-
-    return cli.container_from_env()
 
 
 def _print(text: str, stderr: bool = False, markup: bool = True) -> None:
@@ -43,7 +33,7 @@ def ask(
     `--json` prints the same fields as the API's `POST /v1/ask`: text (also as `answer`), citations, route,
     timings, abstained, conflicts.
     """
-    from app.backend import open_backend
+    from app.backend_select import open_backend
 
     if not question.strip():
         raise fail("the question is empty")
@@ -208,6 +198,4 @@ def _emit(result: dict[str, Any], json_out: bool) -> None:
     if json_out:
         emit_json(result)
     else:
-        from app.cli import print_result
-
         print_result(result)
