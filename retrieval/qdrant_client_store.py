@@ -3,12 +3,12 @@
 
 Collections get the shard number, replication factor and write consistency factor from settings. Writes
 go in batches; transient failures (connection refused, timeouts, 429/5xx) are retried with exponential
-backoff, and a store that stays unreachable raises one `StoreError` line naming it.
+backoff, and a store that stays unreachable raises one `StoreError` line naming it. The connection and the
+collection's schema are retrieval/qdrant_client_collection.py; this module reads and writes points.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -17,9 +17,8 @@ import numpy as np
 from core.errors import StoreError
 from core.protocols import Record
 from core.types import Hit, SearchFilter, Segment, SparseVector, Vector
+from retrieval.qdrant_client_collection import ClientCollection, CollectionLayout
 from retrieval.qdrant_common import (
-    INDEXED_FIELDS,
-    LEXICAL,
     batched,
     build_filter,
     check_space,
@@ -28,10 +27,7 @@ from retrieval.qdrant_common import (
     source_filter,
     to_hit,
 )
-from retrieval.qdrant_retry import call_with_retries
-from retrieval.qdrant_vectors import client_point, client_quantization, missing_dims
-
-logger = logging.getLogger(__name__)
+from retrieval.qdrant_vectors import client_point, missing_dims
 
 T = TypeVar("T")
 UPSERT_BATCH = 256  # points per request: well under the server's 32 MB request limit with text payloads
@@ -80,46 +76,23 @@ class QdrantClientStore:
         self.retries = retries
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
-        self._client: Any = None
-        self._spaces: list[str] | None = None  # dense spaces, once the collection is known to exist
+        self._connection = ClientCollection(
+            collection, url, self.path, api_key, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s
+        )
 
     @property
     def where(self) -> str:
         """Human-readable location for messages."""
-        return f"Qdrant at {self.url}" if self.url else f"local Qdrant ({self.path})"
+        return self._connection.where
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def ensure(self, spaces: Mapping[str, int]) -> None:
         """Create the collection (dense spaces + `lexical` + payload indexes); add missing spaces."""
-        m = _models()
-        client = self._conn()
-        if not self._call("checking the collection", client.collection_exists, self.collection):
-            self._call(
-                "creating the collection",
-                client.create_collection,
-                self.collection,
-                vectors_config={
-                    n: m.VectorParams(size=d, distance=m.Distance.COSINE) for n, d in spaces.items()
-                },
-                sparse_vectors_config={LEXICAL: m.SparseVectorParams(modifier=m.Modifier.IDF)},
-                shard_number=self.shard_number,
-                replication_factor=self.replication_factor,
-                write_consistency_factor=self.write_consistency_factor,
-                quantization_config=self._quantization_config(),
-            )
-        else:
-            self._add_spaces(spaces)
-        if self.url:  # local mode ignores keyword indexes (and warns); a server needs them for fast filters
-            for field in INDEXED_FIELDS:
-                self._call(
-                    "creating payload indexes",
-                    client.create_payload_index,
-                    self.collection,
-                    field,
-                    m.PayloadSchemaType.KEYWORD,
-                )
-        self._spaces = None  # re-read lazily
+        layout = CollectionLayout(
+            self.shard_number, self.replication_factor, self.write_consistency_factor, self.quantization
+        )
+        self._connection.ensure(spaces, layout)
 
     def optimize(self) -> bool:
         """Nothing to do: a server builds its indexes in the background (kept for parity with the edge store).
@@ -131,10 +104,7 @@ class QdrantClientStore:
 
     def close(self) -> None:
         """Close the client (releases local-mode files)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-            self._spaces = None
+        self._connection.close()
 
     def __enter__(self) -> QdrantClientStore:
         return self
@@ -156,8 +126,7 @@ class QdrantClientStore:
             )
         missing = missing_dims(records, spaces)
         if missing:
-            self._add_spaces(missing)
-            self._spaces = None
+            self._connection.add_spaces(missing)
         client = self._conn()
         m = _models()
         for batch in batched(records, UPSERT_BATCH):
@@ -395,62 +364,13 @@ class QdrantClientStore:
     # -- internals -------------------------------------------------------------------------------------
 
     def _conn(self) -> Any:
-        if self._client is None:
-            from qdrant_client import QdrantClient
-
-            if self.url:
-                # No version probe at connect: it costs a round trip and only warns; errors surface per call.
-                self._client = QdrantClient(
-                    url=self.url, api_key=self.api_key, timeout=self.timeout_s, check_compatibility=False
-                )
-            elif self.path == ":memory:":
-                self._client = QdrantClient(location=":memory:")
-            else:
-                self._client = QdrantClient(path=self.path)
-            logger.info("connected to %s, collection %s", self.where, self.collection)
-        return self._client
+        return self._connection.client()
 
     def _known_spaces(self) -> list[str] | None:
-        """Dense space names of the collection, or None if it does not exist yet."""
-        if self._spaces is None:
-            client = self._conn()
-            if not self._call("checking the collection", client.collection_exists, self.collection):
-                return None
-            info = self._call("reading the collection", client.get_collection, self.collection)
-            vectors = info.config.params.vectors
-            self._spaces = list(vectors) if isinstance(vectors, dict) else []
-        return self._spaces
-
-    def _add_spaces(self, spaces: Mapping[str, int], retry: bool = True) -> None:
-        """Add the missing spaces; one another writer added meanwhile is fine if its dimension agrees."""
-        m = _models()
-        client = self._conn()
-        info = self._call("reading the collection", client.get_collection, self.collection)
-        existing = info.config.params.vectors if isinstance(info.config.params.vectors, dict) else {}
-        for name, dim in spaces.items():
-            if name in existing:
-                if existing[name].size != dim:
-                    raise StoreError(
-                        f"space {name!r} in {self.collection!r} has dimension {existing[name].size}, "
-                        f"not {dim}; "
-                        "use a new collection for a different model"
-                    )
-                continue
-            config = m.DenseVectorNameConfig(dense=m.DenseVectorConfig(size=dim, distance=m.Distance.COSINE))
-            try:
-                self._call("adding a vector space", client.create_vector_name, self.collection, name, config)
-            except StoreError:
-                if not retry:
-                    raise
-                self._add_spaces(spaces, retry=False)  # raced with another writer: check what it made
-                return
-
-    def _quantization_config(self) -> Any:
-        return client_quantization(_models(), self.quantization)
+        return self._connection.known_spaces()
 
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one client call; retry transient failures with exponential backoff; else `StoreError`."""
-        return call_with_retries(self.where, what, fn, self.retries, self.backoff_s, *args, **kwargs)
+        return self._connection.call(what, fn, *args, **kwargs)
 
 
 def _models() -> Any:
