@@ -158,7 +158,10 @@ def test_prompted_generator_gets_the_conflict_in_its_prompt() -> None:
 
             return RouteDecision({Route.PARAGRAPH: 1.0}, (Route.PARAGRAPH,), "fixed")
 
-        def search(self, query: str, k: int = 10, flt: Any = None) -> list[Hit]:
+        def encode(self, query: str) -> str:  # the pipeline encodes the question once, then searches
+            return query
+
+        def search(self, query: Any, k: int = 10, flt: Any = None) -> list[Hit]:
             return [old, new]
 
         def rerank(self, query: str, hits: Any) -> list[Hit]:
