@@ -3,6 +3,7 @@
 Layout under the export folder (default `$MMRAG_HOME/onnx`, what `mmrag export-onnx` writes):
 
     text/<model-slug>/model.onnx        sentence-transformers model incl. pooling (+ Dense, Normalize)
+    text/<model-slug>/model.int8-*.onnx its int8 copy (`quantize_text_model`), made on first use
     text/<model-slug>/tokenizer.json    its fast tokenizer
     text/<model-slug>/mmrag_onnx.json   input names, dim, max_seq_length, query/document prompts
     clip/<model-slug>/image.onnx        CLIP image tower: pixel_values (b, 3, H, W) -> image_embeds (b, d)
@@ -181,6 +182,59 @@ def export_clip(model: str, pretrained: str, out_dir: Path) -> Path:
     (out_dir / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     logger.info("exported CLIP model %s to %s", encoder.name, out_dir)
     return out_dir
+
+
+INT8_RECIPE = "int8-ffn012"
+"""Name of the int8 recipe (part of the quantised file's name, so a changed recipe never reuses an old file)."""
+FP32_FFN_OUTPUT_LAYERS = (0, 1, 2)
+"""Transformer layers whose FFN output projection (`layer.N/output/dense`) stays float32 in the int8 model.
+
+Measured on MiniLM-L6 (benchmarks/bench_onnx.py): quantising every weight MatMul gives a worst cosine to
+torch of 0.988; the FFN output projections (GELU activations in, long-tailed) carry most of the error, layer
+0's most of all. Keeping layers 0-2's in float32 lifts the worst cosine above 0.99 at 3 of 36 MatMuls."""
+
+
+def quantize_text_model(
+    src: Path, dst: Path, fp32_ffn_output_layers: tuple[int, ...] = FP32_FFN_OUTPUT_LAYERS
+) -> Path:
+    """Write an int8 copy of an exported text model: dynamic quantisation of the weight MatMuls.
+
+    Weights are int8 with per-channel scales and the 7-bit range (`reduce_range`: the u8s8 kernels of
+    AVX2 CPUs without VNNI saturate at 8 bits); activations are quantised per batch at run time. The FFN
+    output projections of `fp32_ffn_output_layers` stay float32 (see `FP32_FFN_OUTPUT_LAYERS`).
+
+    Raises:
+        ModelUnavailableError: onnxruntime's quantisation tools (they need `onnx`) are not installed.
+    """
+    try:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise ModelUnavailableError(f"int8 quantisation needs onnx and onnxruntime: {exc}") from exc
+    graph = onnx.load(str(src), load_external_data=False).graph
+    pattern = re.compile(r"layer\.(\d+)/output/dense/MatMul$")
+    keep = [
+        n.name
+        for n in graph.node
+        if n.op_type == "MatMul"
+        and (m := pattern.search(n.name))
+        and int(m.group(1)) in fp32_ffn_output_layers
+    ]
+    partial = dst.with_suffix(".partial.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(
+            str(src),
+            str(partial),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            reduce_range=True,
+            nodes_to_exclude=keep,
+        )
+    partial.replace(dst)
+    logger.info("quantised %s to int8 (%d MatMuls kept float32)", src, len(keep))
+    return dst
 
 
 def _image_size(clip: Any) -> tuple[int, int]:

@@ -37,10 +37,12 @@ class OnnxTextEncoder:
         device: "auto" (CUDA provider when onnxruntime has one, else CPU), "cpu", "cuda" or "cuda:N".
         batch_size: Texts per run; texts are sorted by length first so batches pad little.
         source_model: A `text_model` setting to export into `path` on first load when `path` holds no export.
-        quantize: Run an int8 copy of the model (dynamic quantisation of the MatMul weights, written once
-            beside the export as model.int8.onnx). CPU only; see benchmarks/bench_encoders.py for its speed
-            and its cosine to torch.
+        quantize: Run an int8 copy of the model (dynamic quantisation of the weight MatMuls, written once
+            beside the export as model.int8-<recipe>.onnx). CPU only; benchmarks/bench_onnx.py measures its
+            speed, its cosine to torch and its nDCG@10.
         threads: onnxruntime intra-op threads; 0 = onnxruntime's default (one per physical core).
+        spinning: Let idle intra-op threads spin-wait for work (onnxruntime's default). Off gives the cores
+            back to other processes between ops, which helps on a shared, oversubscribed machine.
     """
 
     space = "text"
@@ -54,6 +56,7 @@ class OnnxTextEncoder:
         source_model: str | None = None,
         quantize: bool = False,
         threads: int = 0,
+        spinning: bool = True,
     ) -> None:
         path = Path(path).expanduser()
         self.folder = path.parent if path.suffix == ".onnx" else path
@@ -64,6 +67,7 @@ class OnnxTextEncoder:
         self.source_model = source_model
         self.quantize = quantize
         self.threads = threads
+        self.spinning = spinning
         self._session: Any = None
         self._tokenizer: Tokenizer | None = None
         self._meta: dict[str, Any] = {}
@@ -122,6 +126,8 @@ class OnnxTextEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads > 0:
             options.intra_op_num_threads = self.threads
+        if not self.spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model_file = self._quantized() if self.quantize else self.model_file
         try:
             session = ort.InferenceSession(str(model_file), options, providers=self._pick_providers(ort))
@@ -145,31 +151,14 @@ class OnnxTextEncoder:
         export_text_encoder(self.source_model, self.folder)
 
     def _quantized(self) -> Path:
-        """The int8 copy of the export, made once (dynamic quantisation: int8 weights, activations
-        quantised per batch at run time; the accuracy cost is measured in bench_encoders)."""
-        target = self.folder / "model.int8.onnx"
+        """The int8 copy of the export, made once (`indexing.onnx_export.quantize_text_model`)."""
+        from indexing.onnx_export import INT8_RECIPE, quantize_text_model
+
+        target = self.model_file.with_name(f"{self.model_file.stem}.{INT8_RECIPE}.onnx")
         if target.is_file():
             return target
-        try:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-        except ImportError as exc:
-            raise ModelUnavailableError(
-                f"int8 quantisation needs onnxruntime's quantization tools: {exc}"
-            ) from exc
-        partial = target.with_suffix(".partial.onnx")
         logger.info("quantising %s to int8 (once)", self.model_file)
-        # Per-channel weight scales and the 7-bit range keep MiniLM within cosine 0.99 of fp32 (per-tensor
-        # scales reach only ~0.93 on Cranfield abstracts).
-        quantize_dynamic(
-            str(self.model_file),
-            str(partial),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"],
-            per_channel=True,
-            reduce_range=True,
-        )
-        partial.replace(target)
-        return target
+        return quantize_text_model(self.model_file, target)
 
     def _read_meta(self) -> dict[str, Any]:
         meta_file = self.folder / META

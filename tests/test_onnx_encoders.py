@@ -13,7 +13,14 @@ from PIL import Image
 from app.builders import build_text_encoder
 from core.errors import ModelUnavailableError
 from core.settings import Settings
-from indexing.onnx_export import clip_onnx_dir, export_onnx, text_onnx_dir
+from indexing.onnx_export import (
+    FP32_FFN_OUTPUT_LAYERS,
+    INT8_RECIPE,
+    clip_onnx_dir,
+    export_onnx,
+    quantize_text_model,
+    text_onnx_dir,
+)
 from indexing.onnx_text_encoder import OnnxTextEncoder
 from indexing.open_clip_encoder import OpenClipEncoder
 from tests.test_encoders import COCO, DATA, TEXTS, SemanticTextEncoderContract, cranfield
@@ -93,19 +100,57 @@ def test_missing_export_is_made_from_the_source_model(tmp_path: Path) -> None:
         enc.load()
 
 
-def test_int8_quantised_model_stays_close_to_torch(onnx_settings: Settings, text_encoder: Any) -> None:
-    """Dynamic int8 quantisation (per-channel, 7-bit; written once as model.int8.onnx beside the export):
-    mean cosine to the torch vectors >= 0.99 and no vector below 0.98. Not the default: the worst vectors
-    (very short or unusual texts) fall just under 0.99 (benchmarks/results/encoders.json)."""
+def test_int8_quantised_model_stays_within_cosine_099_of_torch(
+    onnx_settings: Settings, text_encoder: Any
+) -> None:
+    """Dynamic int8 (per-channel, 7-bit weights; layers 0-2's FFN output projections kept float32; written
+    once beside the export): every vector within cosine 0.99 of torch, short and odd texts included."""
     folder = text_onnx_dir(onnx_settings)
     int8 = OnnxTextEncoder(folder, device="cpu", quantize=True, threads=1)
     int8.load()
-    assert (folder / "model.int8.onnx").is_file()
-    # The MatMul weights shrink 4x; the word embeddings (a Gather) stay float32.
-    assert (folder / "model.int8.onnx").stat().st_size < 0.7 * (folder / "model.onnx").stat().st_size
+    quantised = folder / f"model.{INT8_RECIPE}.onnx"
+    assert quantised.is_file()
+    # The MatMul weights shrink 4x; the word embeddings (a Gather, half the file) and the three kept
+    # projections stay float32: 64 MB against 90 MB for MiniLM.
+    assert quantised.stat().st_size < 0.75 * (folder / "model.onnx").stat().st_size
     for got, want in (
         (int8.encode_documents(TEXTS), text_encoder.encode_documents(TEXTS)),
         (int8.encode_queries(TEXTS[:3]), text_encoder.encode_queries(TEXTS[:3])),
     ):
         cosine = (got * want).sum(axis=1)
-        assert cosine.mean() >= 0.99 and cosine.min() >= 0.98, cosine
+        assert cosine.min() >= 0.99, cosine
+
+
+def test_int8_keeps_the_sensitive_projections_in_float32(onnx_settings: Settings, tmp_path: Path) -> None:
+    """The recipe leaves exactly the FFN output MatMuls of layers 0-2 unquantised; an empty keep list
+    quantises all 36 weight MatMuls."""
+    import onnx
+
+    src = text_onnx_dir(onnx_settings) / "model.onnx"
+    kept = quantize_text_model(src, tmp_path / "kept.onnx")
+    everything = quantize_text_model(src, tmp_path / "all.onnx", fp32_ffn_output_layers=())
+
+    def float_weight_matmuls(path: Path) -> list[str]:
+        graph = onnx.load(str(path)).graph
+        weights = {i.name for i in graph.initializer}
+        return sorted(n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights)
+
+    assert float_weight_matmuls(kept) == [
+        f"/st/st.0/encoder/layer.{i}/output/dense/MatMul" for i in FP32_FFN_OUTPUT_LAYERS
+    ]
+    assert float_weight_matmuls(everything) == []
+
+
+@pytest.mark.eval_data
+def test_int8_within_cosine_099_on_cranfield(onnx_settings: Settings, text_encoder: Any) -> None:
+    """The int8 variant against torch on real Cranfield abstracts and queries, with spinning threads off
+    (the setting for a shared machine; it changes scheduling, not results)."""
+    int8 = OnnxTextEncoder(text_onnx_dir(onnx_settings), device="cpu", quantize=True, spinning=False)
+    docs = list(cranfield(16).values())
+    queries = cranfield_queries(16)
+    for got, want in (
+        (int8.encode_documents(docs), text_encoder.encode_documents(docs)),
+        (int8.encode_queries(queries), text_encoder.encode_queries(queries)),
+    ):
+        cosine = (got * want).sum(axis=1)
+        assert cosine.min() >= 0.99, cosine.min()

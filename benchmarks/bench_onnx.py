@@ -1,0 +1,220 @@
+"""CPU text-encoder variants (issue 15 item 4): torch against ONNX fp32, graph-optimised and int8 variants.
+
+Speed: every variant encodes the same Cranfield abstracts (chunk-sized texts, what indexing embeds) at the
+indexing batch size; variants alternate inside one process, `--rounds` times, and each round's docs/s is
+divided by torch's in the same round; the median of those ratios is reported, with the load average, since
+the 2 cores here are shared. Cosine: each variant's vectors against torch's on the same texts.
+
+Quality (`--quality VARIANT ...`): the variant encodes every document and query of the BEIR sets; nDCG@10 of
+the shipped hybrid defaults and of dense search alone, scored offline as `bench_fusion_loco` scores them,
+against the cached torch vectors (`benchmarks/.cache`), plus the worst and mean cosine over the whole set.
+
+    python -m benchmarks.bench_onnx [--limit 64] [--rounds 3] [--quality onnx_int8 --sets med cranfield vaswani]
+
+Writes (merges into) benchmarks/results/onnx.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.loco_data import SETS, data_dir, doc_text, load_collection
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "onnx.json"
+
+logger = logging.getLogger("bench_onnx")
+
+Encode = Callable[[list[str]], np.ndarray]
+
+
+def shipped_config() -> Any:
+    """The shipped hybrid defaults (core.settings) as a `bench_fusion_loco.Config`."""
+    from benchmarks.bench_fusion_loco import Config
+    from core.settings import Settings
+
+    s = Settings()
+    return Config(
+        method=s.fusion,
+        lexical_weight=s.fusion_lexical_weight,
+        depth=s.candidates,
+        k1=s.bm25_k1,
+        b=s.bm25_b,
+        title="joined",
+        length_alpha=s.fusion_length_alpha,
+        length_reference=s.fusion_length_reference,
+        prf_docs=s.fusion_feedback_docs,
+        prf_beta=s.fusion_feedback_beta,
+    )
+
+
+def optimize_graph(src: Path, dst: Path) -> Path:
+    """onnxruntime's transformer optimizer (model_type bert): fused GELU, SkipLayerNorm, attention if matched."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    model = optimize_model(str(src), model_type="bert", num_heads=12, hidden_size=384, opt_level=0)
+    logger.info("transformer optimizer fusions: %s", model.get_fused_operator_statistics())
+    model.save_model_to_file(str(dst))
+    return dst
+
+
+def onnx_encoders(folder: Path, batch_size: int) -> dict[str, Any]:
+    """Name -> OnnxTextEncoder for every ONNX variant, sharing one export in `folder`."""
+    from indexing.onnx_export import quantize_text_model
+    from indexing.onnx_text_encoder import OnnxTextEncoder
+
+    model = folder / "model.onnx"
+    optimized = optimize_graph(model, folder / "model.opt.onnx")
+    int8_all = quantize_text_model(model, folder / "model.int8-all.onnx", fp32_ffn_output_layers=())
+
+    def enc(path: Path, **kw: Any) -> OnnxTextEncoder:
+        return OnnxTextEncoder(
+            path, tokenizer=folder / "tokenizer.json", batch_size=batch_size, device="cpu", **kw
+        )
+
+    return {
+        "onnx_fp32": enc(model),
+        "onnx_fp32_transformer_optimizer": enc(optimized),
+        "onnx_int8_all_matmuls": enc(int8_all),
+        "onnx_int8": enc(model, quantize=True),
+        "onnx_int8_1_thread": enc(model, quantize=True, threads=1),
+        "onnx_int8_no_spinning": enc(model, quantize=True, spinning=False),
+    }
+
+
+def speed(texts: list[str], rounds: int, batch_size: int, folder: Path) -> dict[str, Any]:
+    """Alternate all variants `rounds` times on `texts`; ratios to torch per round, median reported."""
+    import torch
+
+    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+
+    torch_encoder = SentenceTransformersTextEncoder(device="cpu", batch_size=batch_size)
+    torch_encoder.load()
+    backends: dict[str, Encode] = {"torch": torch_encoder.encode_documents}
+    for name, enc in onnx_encoders(folder, batch_size).items():
+        enc.load()
+        backends[name] = enc.encode_documents
+    for encode in backends.values():
+        encode(texts[:8])  # warm-up, not timed
+    seconds: dict[str, list[float]] = {n: [] for n in backends}
+    loads = [round(os.getloadavg()[0], 2)]
+    vectors: dict[str, np.ndarray] = {}
+    for round_no in range(rounds):
+        for name, encode in backends.items():
+            start = time.perf_counter()
+            vectors[name] = encode(texts)
+            seconds[name].append(time.perf_counter() - start)
+            logger.info("round %d %s: %.1f s", round_no + 1, name, seconds[name][-1])
+        loads.append(round(os.getloadavg()[0], 2))
+    out: dict[str, Any] = {}
+    for name in backends:
+        ratios = [t / s for t, s in zip(seconds["torch"], seconds[name], strict=True)]
+        cosine = (vectors[name] * vectors["torch"]).sum(axis=1)
+        out[name] = {
+            "docs_per_s_median": round(len(texts) / statistics.median(seconds[name]), 2),
+            "ratio_to_torch_median": round(statistics.median(ratios), 3),
+            "ratio_to_torch_per_round": [round(r, 3) for r in ratios],
+            "seconds": [round(s, 2) for s in seconds[name]],
+            "cosine_to_torch": {"min": round(float(cosine.min()), 5), "mean": round(float(cosine.mean()), 5)},
+        }
+    return {
+        "texts": len(texts),
+        "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
+        "batch_size": batch_size,
+        "rounds": rounds,
+        "load_average_1min_per_round": loads,
+        "torch_threads": torch.get_num_threads(),
+        "variants": out,
+    }
+
+
+def quality(variant: str, sets: list[str], batch_size: int, folder: Path) -> dict[str, Any]:
+    """nDCG@10 (hybrid shipped defaults, dense alone) and cosine with `variant`'s vectors vs cached torch."""
+    from benchmarks.bench_fusion_loco import Scorer
+    from evaluation.beir import load_beir
+
+    encoder = onnx_encoders(folder, batch_size)[variant]
+    cfg = shipped_config()
+    out: dict[str, Any] = {}
+    for name in sets:
+        col = load_collection(name)
+        corpus, _, _ = load_beir(data_dir() / name)
+        ref = Scorer(col)
+        torch_scores = {"hybrid": ref.full(cfg), "dense": ref.single("dense", cfg)}
+        start = time.perf_counter()
+        docs = encoder.encode_documents([doc_text(d, "joined") for d in corpus])
+        queries = encoder.encode_queries(col.query_texts)
+        seconds = time.perf_counter() - start
+        cos_docs = (docs * col.doc_vectors["joined"]).sum(axis=1)
+        cos_queries = (queries * col.query_vectors).sum(axis=1)
+        saved = dict(col.doc_vectors), col.query_vectors
+        col.doc_vectors, col.query_vectors = {k: docs for k in saved[0]}, queries
+        try:
+            var = Scorer(col)
+            scores = {"hybrid": var.full(cfg), "dense": var.single("dense", cfg)}
+        finally:
+            col.doc_vectors, col.query_vectors = saved
+        out[name] = {
+            "torch": torch_scores,
+            variant: scores,
+            "ndcg_delta_hybrid": round(scores["hybrid"]["ndcg@10"] - torch_scores["hybrid"]["ndcg@10"], 4),
+            "ndcg_delta_dense": round(scores["dense"]["ndcg@10"] - torch_scores["dense"]["ndcg@10"], 4),
+            "cosine_docs": {"min": round(float(cos_docs.min()), 4), "mean": round(float(cos_docs.mean()), 5)},
+            "cosine_queries": {
+                "min": round(float(cos_queries.min()), 4),
+                "mean": round(float(cos_queries.mean()), 5),
+            },
+            "encode_s": round(seconds, 1),
+        }
+        logger.info("%s %s: %s", variant, name, out[name])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--limit", type=int, default=64, help="Cranfield abstracts timed (default 64)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32, help="the indexing batch size (settings)")
+    parser.add_argument("--quality", nargs="*", default=None, help="variants to score on the BEIR sets")
+    parser.add_argument("--sets", nargs="*", default=list(SETS))
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    from indexing.onnx_export import export_text_encoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = export_text_encoder("packaged", Path(tmp) / "onnx")
+        if not args.skip_speed:
+            lines = (data_dir() / "cranfield" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+            texts = [doc_text(json.loads(line), "joined") for line in lines[: args.limit]]
+            report["speed"] = speed(texts, args.rounds, args.batch_size, folder)
+            report["machine"] = {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "onnxruntime": __import__("onnxruntime").__version__,
+                "torch": __import__("torch").__version__,
+            }
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        for variant in args.quality or []:
+            report.setdefault("quality", {})[variant] = quality(variant, args.sets, args.batch_size, folder)
+            args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    logger.info("wrote %s", args.out)
+
+
+if __name__ == "__main__":
+    main()
