@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from indexing.manifest import Manifest
     from indexing.media_store import MediaStore
     from indexing.mllm_embedder import MllmEmbedder
-    from indexing.pipeline import Indexer, RecordHook
+    from indexing.pipeline import Indexer
+    from indexing.record_encoding import RecordHook
     from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
     from retrieval.retriever import Retriever
 

@@ -15,8 +15,8 @@ from core.settings import Settings
 if TYPE_CHECKING:
     from app.container import Container
     from core.protocols import Extractor, ImageEncoder, LexicalEncoder, TextEncoder
-    from indexing.pipeline import RecordHook
     from indexing.ray_engine import RayIndexer
+    from indexing.record_encoding import RecordHook
 
 
 class ContainerStageComponents:

@@ -34,7 +34,7 @@ class LocalOps:
         return self.container.indexer.index_paths(list(paths)).to_dict()
 
     def prune(self, roots: Sequence[Path]) -> list[str]:
-        from indexing.pipeline import IndexReport
+        from indexing.index_report import IndexReport
 
         report = IndexReport()
         self.container.indexer.prune(list(roots), set(), report)

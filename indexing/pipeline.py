@@ -6,7 +6,7 @@ the buffer holding its segments has been written to the store.
 
 The work is cut into stages that the local `Indexer` and the Ray engine (`indexing.ray_engine`) share:
 `Indexer.plan_file` (hash + manifest check, on the driver), `extract_source` (a pure function of the
-extractors and the file), `encode_records` (a pure function of the encoders and a batch of segments), then
+extractors and the file), `encode_records` (indexing/record_encoding.py: a pure function of the encoders and a batch), then
 on the driver `Indexer.begin_source` (media, manifest `indexing`) and `Indexer.write` (upsert, manifest
 `indexed`, replaced versions dropped). Locally they run in one loop; under Ray the pure stages run in actors.
 """
@@ -16,13 +16,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from core.errors import ExtractionError, MmragError, UnsupportedTypeError
+from core.errors import MmragError, UnsupportedTypeError
 from core.protocols import (
     Extracted,
     Extractor,
@@ -35,8 +32,17 @@ from core.protocols import (
 from core.types import Source
 from indexing.extraction_worker import Extraction, InlineExtraction
 from indexing.extractors import extractor_for
+from indexing.index_report import (
+    UNSEARCHABLE,
+    UNSEARCHABLE_REASON,
+    Failure,
+    IndexReport,
+    Renamed,
+    failure_message,
+)
 from indexing.manifest import PATH_STATUSES, Manifest, SourceRecord
 from indexing.media_store import MediaStore
+from indexing.record_encoding import RecordHook, encode_records
 from indexing.sources import load_source
 from indexing.walk import FileEntry, readable, real_folder, walk
 
@@ -45,56 +51,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 """Called as (done_files, total_files, uri) after each file."""
 
-RecordHook = Callable[[Sequence[Extracted], list[Record]], None]
-"""Runs after the built-in encoders on each batch (items[i] -> records[i]): adds optional spaces (`mm`)
-or derived data (GRAM modality vectors of clips) to the records in place."""
-
 FLUSH_SEGMENTS = 512  # encode and store once this many segments are buffered
-
-
-@dataclass(frozen=True)
-class Failure:
-    uri: str
-    error: str
-
-
-@dataclass(frozen=True)
-class Renamed:
-    old: str
-    new: str
-
-
-@dataclass
-class IndexReport:
-    """What one indexing run did.
-
-    `failed` files could not be indexed (a bad file, a file over a limit); `skipped` files are not indexed
-    on purpose and will not be on any run (an unsupported type, a link out of the folder); `renamed` are
-    indexed sources found at a new path (their uri was updated, nothing re-extracted); `pruned` are the
-    uris removed by `prune` because their files are gone; `unsearchable` are indexed pictures that no search
-    can find: no text in them (OCR, EXIF) and no image space to embed the pixels (CLIP weights missing).
-    """
-
-    indexed: int = 0
-    unchanged: int = 0
-    failed: list[Failure] = field(default_factory=list)
-    skipped: list[Failure] = field(default_factory=list)
-    renamed: list[Renamed] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-    unsearchable: list[Failure] = field(default_factory=list)
-    segments: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "indexed": self.indexed,
-            "unchanged": self.unchanged,
-            "failed": [{"uri": f.uri, "error": f.error} for f in self.failed],
-            "skipped": [{"uri": f.uri, "reason": f.error} for f in self.skipped],
-            "renamed": [{"from": r.old, "to": r.new} for r in self.renamed],
-            "pruned": list(self.pruned),
-            "unsearchable": [{"uri": f.uri, "reason": f.error} for f in self.unsearchable],
-            "segments": self.segments,
-        }
 
 
 @dataclass
@@ -106,64 +63,9 @@ class PendingFile:
     replaces: list[str]
 
 
-UNSEARCHABLE_REASON = "no image space: CLIP weights unavailable, and no text in the picture (OCR, EXIF)"
-"""Why an indexed picture has no searchable vector (recorded in the manifest, shown by `sources`, `doctor`)."""
-
-UNSEARCHABLE = f"indexed, but nothing in it is searchable ({UNSEARCHABLE_REASON}: see mmrag doctor)"
-
-
 def _pictures_only(items: Sequence[Extracted]) -> bool:
     """A file whose segments carry pictures and no text at all: only an image space could find it."""
     return any(item.images for item in items) and not any(item.segment.text.strip() for item in items)
-
-
-def failure_message(exc: BaseException) -> str:
-    """One readable line for a file that could not be indexed (the reason alone for an `ExtractionError`)."""
-    if isinstance(exc, ExtractionError):
-        return exc.reason
-    if isinstance(exc, MmragError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-def encode_records(
-    items: Sequence[Extracted],
-    *,
-    text_encoder: TextEncoder,
-    image_encoder: ImageEncoder | None,
-    lexical: LexicalEncoder,
-    hooks: Sequence[RecordHook] = (),
-) -> list[Record]:
-    """Stage: turn extracted segments into store records with their vectors in every available space."""
-    records = [Record(segment=item.segment, dense=dict(item.vectors)) for item in items]
-    with_text = [i for i, item in enumerate(items) if item.segment.text.strip()]
-    texts = [items[i].segment.text for i in with_text]
-    if texts:
-        dense = text_encoder.encode_documents(texts)
-        sparse = lexical.encode_documents(texts)
-        for row, i in enumerate(with_text):
-            records[i].dense[text_encoder.space] = dense[row]
-            records[i].sparse = sparse[row]
-    if image_encoder is not None:
-        _encode_images(image_encoder, items, records)
-    for hook in hooks:
-        hook(items, records)
-    return records
-
-
-def _encode_images(image_encoder: ImageEncoder, items: Sequence[Extracted], records: list[Record]) -> None:
-    """Embed every picture once; a segment with several (a clip's keyframes) gets their mean."""
-    owners = [(i, j) for i, item in enumerate(items) for j in range(len(item.images))]
-    if not owners:
-        return
-    pictures = [items[i].images[j] for i, j in owners]
-    vectors = image_encoder.encode_images(pictures)
-    sums: dict[int, np.ndarray] = {}
-    for row, (i, _) in enumerate(owners):
-        sums[i] = sums[i] + vectors[row] if i in sums else vectors[row].copy()
-    for i, total in sums.items():
-        norm = float(np.linalg.norm(total)) or 1.0
-        records[i].dense[image_encoder.space] = (total / norm).astype(np.float32)
 
 
 class Indexer:

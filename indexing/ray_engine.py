@@ -26,16 +26,9 @@ from core.errors import UnsupportedTypeError
 from core.protocols import Extracted, Extractor, ImageEncoder, LexicalEncoder, Record, TextEncoder
 from indexing.extraction_worker import extract_source
 from indexing.extractors import extractor_for
-from indexing.pipeline import (
-    FLUSH_SEGMENTS,
-    Indexer,
-    IndexReport,
-    PendingFile,
-    Progress,
-    RecordHook,
-    encode_records,
-    failure_message,
-)
+from indexing.index_report import IndexReport, failure_message
+from indexing.pipeline import FLUSH_SEGMENTS, Indexer, PendingFile, Progress
+from indexing.record_encoding import RecordHook, encode_records
 from indexing.walk import walk
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ from core.errors import ExtractionError
 from core.protocols import Extracted, Record
 from core.settings import Settings
 from core.types import Granularity, Locator, Modality, SearchFilter, Segment, Source, segment_id
-from indexing.pipeline import IndexReport, PendingFile
+from indexing.index_report import IndexReport
+from indexing.pipeline import PendingFile
 from indexing.walk import readable, walk
 from retrieval.qdrant_common import clean_payload
 from tests.conftest import REPO

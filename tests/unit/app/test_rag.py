@@ -18,7 +18,7 @@ from app.rag import RagPipeline, answer_to_dict
 from core.protocols import Extracted, Generator, Reranker
 from core.settings import Settings
 from core.types import Answer, Citation, Granularity, Hit, Route, RouteDecision
-from indexing.pipeline import encode_records
+from indexing.record_encoding import encode_records
 from rerank.embedding_reranker import EmbeddingReranker
 from rerank.rerankers import NoReranker
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder

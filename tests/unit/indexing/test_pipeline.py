@@ -16,10 +16,11 @@ import pytest
 from core.errors import ExtractionError
 from core.protocols import Extracted, Extractor, Record, VectorStore
 from core.types import SearchFilter, Source, Vector
+from indexing.index_report import IndexReport
 from indexing.manifest import Manifest
 from indexing.markdown_extractor import MarkdownExtractor
 from indexing.media_store import MediaStore
-from indexing.pipeline import Indexer, IndexReport
+from indexing.pipeline import Indexer
 from indexing.text_extractor import TextExtractor
 from indexing.text_segments import TextLayout
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
