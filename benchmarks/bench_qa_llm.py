@@ -41,7 +41,8 @@ from benchmarks.common import write_result  # noqa: E402
 
 CACHE = REPO / "benchmarks" / ".cache"
 SEED = 16
-JUDGE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 .. 0.95
+JUDGE_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(5, 96))  # 0.05 .. 0.95
+CURVE = tuple(round(0.02 * i, 2) for i in range(5, 31))  # 0.10 .. 0.60, where P(yes) lies
 
 
 def sample(rows: Sequence[tuple[str, Any]], per_stratum: int) -> list[int]:
@@ -218,7 +219,7 @@ def _leave_one_out(rows: Sequence[dict[str, Any]], gate: bool) -> dict[str, Any]
         pooled += held
         curve = [
             {k: m[k] for k in ("contains_gold", "abstain_unanswerable", "score")} | {"threshold": t}
-            for t in JUDGE_THRESHOLDS
+            for t in CURVE
             for m in [metrics(_judged(held_rows, t, gate))]
         ]
         out[f"tune {tune} -> report the other"] = {

@@ -48,7 +48,7 @@ class ExtractiveConfig(BaseModel):
     """
 
     answerability: str = "rules"
-    answerability_threshold: float = 0.5
+    answerability_threshold: float = 0.3
 
 
 class OpenAIConfig(BaseModel):

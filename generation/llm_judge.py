@@ -54,7 +54,7 @@ class LlmJudge:
 
     name = "llm"
 
-    def __init__(self, model: YesNoModel, threshold: float = 0.5) -> None:
+    def __init__(self, model: YesNoModel, threshold: float = 0.3) -> None:
         self.model = model
         self.threshold = threshold
 

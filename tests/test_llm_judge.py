@@ -215,19 +215,30 @@ def real_qwen(tmp_path_factory: pytest.TempPathFactory) -> GgufGenerator:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_packaged_qwen_answers_a_spoken_fact_with_citation_and_abstains_otherwise(
+def test_extractive_with_the_real_qwen_judge_answers_a_spoken_fact_and_abstains_otherwise(
     real_qwen: GgufGenerator,
 ) -> None:
+    """The configuration that wins on the benchmark (MMRAG_ANSWERABILITY=llm, shipped threshold)."""
     evidence = [_spoken_hit(), fact_hit("regatta")]
-    answer = real_qwen.generate("What time does the away match against Dunmore start?", evidence)
+    judge = LlmJudge(real_qwen, threshold=Settings().answerability_threshold)
+    generator = ExtractiveGenerator(judge=judge)
+    answer = generator.generate("What time does the away match against Dunmore start?", evidence)
     assert not answer.abstained, answer.text
-    assert "seven" in answer.text.lower() or "7:30" in answer.text, answer.text
-    assert [c.n for c in answer.citations][:1] == [1]
-    assert answer.citations[0].segment.uri == "briefing.wav"
-    unanswerable = real_qwen.generate("What is the name of the coach's dog?", evidence)
-    assert unanswerable.abstained, unanswerable.text
-    judge = LlmJudge(real_qwen)
+    assert "half past seven" in answer.text and answer.citations[0].segment.uri == "briefing.wav"
+    assert answer.citations[0].segment.locator.start_s == 41.0  # cited at the utterance
+    assert generator.generate("What is the name of the coach's dog?", evidence).abstained
     text = evidence[0].segment.text
-    assert judge.probability("When does the away match start?", text) > judge.probability(
+    assert judge.probability("When does the away match against Dunmore start?", text) > judge.probability(
         "How many goals did Dunmore score last season?", text
     )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_packaged_qwen_as_generator_cites_only_given_evidence(real_qwen: GgufGenerator) -> None:
+    """Plumbing of the chat path with the real model (as a generator it loses on the benchmark)."""
+    evidence = [_spoken_hit(), fact_hit("regatta")]
+    answer = real_qwen.generate("What time does the away match against Dunmore start?", evidence)
+    assert answer.text.strip()
+    assert not (answer.abstained and answer.citations)  # an abstention cites nothing
+    assert {c.n for c in answer.citations} <= {1, 2}
