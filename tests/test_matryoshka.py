@@ -69,6 +69,10 @@ def test_truncated_prefetch_rescored_by_full_vectors(make_store, tmp_path, cranf
             vectors = {r.segment.segment_id: r.dense["text"] for r in records}
             for hit in hits:  # scores are full-dimension cosines, not truncated ones
                 assert hit.score == pytest.approx(float(vectors[hit.segment.segment_id] @ q), abs=1e-4)
+            # The retriever's fast path (ids and scores only) takes the same two stages.
+            scored = store.search_scores([("text", q)], None, 10)[0]
+            assert [sid for sid, _ in scored] == [h.segment.segment_id for h in hits]
+            assert [score for _, score in scored] == pytest.approx([h.score for h in hits], abs=1e-4)
             first = store.store.search("text_mrl", truncate(q, DIM), None, 5)
             assert len(first) == 5, "truncated vectors were not stored"
         flt = SearchFilter(source_ids=(records[0].segment.source_id,))
