@@ -1,9 +1,60 @@
-"""The sections of benchmarks/RESULTS.md about using mmrag: how good is `ask`, what install costs, what
-hostile input does."""
+"""The sections of benchmarks/RESULTS.md about using mmrag: how fast and how good `ask` is, what install
+costs, what hostile input does."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from benchmarks.report_format import Results, cell, plot, reproduce, table
+
+
+# --- how fast is ask (rendered in the speed section) ---------------------------------------------------
+def ask_latency(r: Results) -> list[str]:
+    """`mmrag ask` seconds per stage with the extractive generator."""
+    lines: list[str] = []
+    ask = r.get("ask")
+    if ask and "ask_extractive" in ask:
+        a = ask["ask_extractive"]
+        stages = [s for s in ("route", "retrieve", "rerank", "generate", "total") if s in a]
+        rows = [[s, a[s]["p50"], a[s]["p95"]] for s in stages]
+        lines += [
+            "",
+            f"`mmrag ask` with the default extractive generator ({a.get('questions')} questions over "
+            f"{ask.get('corpus')}), seconds per stage:",
+            "",
+            *table(["stage", "p50 s", "p95 s"], rows),
+            "",
+            reproduce("ask"),
+        ]
+    return lines
+
+
+def ask_api_latency(a: dict[str, Any] | None) -> list[str]:
+    """`POST /v1/ask` latency, the router as a prior (what ask does) against the router as a gate."""
+    if not a or "prior" not in a or "gate" not in a:
+        return []
+    modes = (
+        ("prior", "router as a prior (default: every granularity)"),
+        ("gate", "router as a gate (earlier)"),
+    )
+    rows = [
+        [label, a[m]["requests"], a[m]["http_s"]["p50"], a[m]["http_s"]["p95"], a[m].get("answered")]
+        for m, label in modes
+    ]
+    corpus = a.get("corpus", {})
+    return [
+        "",
+        f"`POST /v1/ask` through the API ({a.get('client')}), default settings, extractive generator; "
+        f"{len(corpus.get('files', []))} sample files + {corpus.get('cranfield_abstracts')} Cranfield abstracts, "
+        f"{a.get('index', {}).get('segments')} segments; seconds per request:",
+        "",
+        *table(["mode", "requests", "p50 s", "p95 s", "answered"], rows),
+        "",
+        f"Prior / gate p50: {a.get('prior_vs_gate_p50')}x. Stage p50s (s): prior {a['prior'].get('stages_p50_s')}, "
+        f"gate {a['gate'].get('stages_p50_s')}.",
+        "",
+        "Reproduce: `python benchmarks/bench_ask.py --api`.",
+    ]
 
 
 # --- how good is ask ----------------------------------------------------------------------------------------

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from benchmarks.report_app import ask_api_latency, ask_latency
 from benchmarks.report_format import Results, plot, reproduce, table
 
 
 # --- how good is search ---------------------------------------------------------------------------------
 def search_quality(r: Results) -> list[str]:
+    lines = [*_beir_quality(r), *_matryoshka_quality(r), *_gram_quality(r), *_asr_quality(r)]
+    if not lines:
+        return lines
+    lines += [
+        "",
+        "Image search quality needs CLIP weights, which are not available offline on the measuring machine;",
+        "run `mmrag eval images --images DIR --captions captions.json` where they are.",
+    ]
+    return lines
+
+
+def _beir_quality(r: Results) -> list[str]:
+    """Retrieval quality per BEIR collection and method."""
     lines: list[str] = []
     retrieval = r.get("retrieval")
     if retrieval:
@@ -44,6 +56,12 @@ def search_quality(r: Results) -> list[str]:
                 "Published references on Cranfield: " + ", ".join(f"{k} {v}" for k, v in ref.items()) + ".",
             ]
         lines += ["", reproduce("retrieval") + " Single collection: `mmrag eval beir PATH`."]
+    return lines
+
+
+def _matryoshka_quality(r: Results) -> list[str]:
+    """What Matryoshka truncation costs in quality and speed."""
+    lines: list[str] = []
     matryoshka = r.get("matryoshka")
     if matryoshka:
         rows = []
@@ -69,6 +87,12 @@ def search_quality(r: Results) -> list[str]:
             "MiniLM is not Matryoshka-trained, so truncation alone loses quality; rescoring recovers it from",
             "128 dimensions up. " + reproduce("matryoshka"),
         ]
+    return lines
+
+
+def _gram_quality(r: Results) -> list[str]:
+    """GRAM modality vectors for clips."""
+    lines: list[str] = []
     gram = r.get("gram")
     if gram and "minilm_speech_ocr" in gram:
         g = gram["minilm_speech_ocr"]
@@ -84,6 +108,12 @@ def search_quality(r: Results) -> list[str]:
             "",
             reproduce("gram"),
         ]
+    return lines
+
+
+def _asr_quality(r: Results) -> list[str]:
+    """Speech recognition word error rate."""
+    lines: list[str] = []
     media = r.get("media")
     if media and "asr_librivox" in media:
         rows = [
@@ -99,18 +129,23 @@ def search_quality(r: Results) -> list[str]:
             "",
             reproduce("media"),
         ]
-    if not lines:
-        return lines
-    lines += [
-        "",
-        "Image search quality needs CLIP weights, which are not available offline on the measuring machine;",
-        "run `mmrag eval images --images DIR --captions captions.json` where they are.",
-    ]
     return lines
 
 
 # --- how fast is it ---------------------------------------------------------------------------------------
 def speed(r: Results) -> list[str]:
+    return [
+        *_cold_start(r),
+        *_search_latency(r),
+        *ask_latency(r),
+        *ask_api_latency(r.get("ask_api")),
+        *_api_load(r),
+        *_indexing_speed(r),
+    ]
+
+
+def _cold_start(r: Results) -> list[str]:
+    """Each CLI command's wall time, cold and through a running server."""
     lines: list[str] = []
     cold = r.get("cold_start")
     if cold:
@@ -134,6 +169,12 @@ def speed(r: Results) -> list[str]:
             f"Machine load average when measured: {cold.get('load_average_before')} (2 cores). "
             + reproduce("cold_start"),
         ]
+    return lines
+
+
+def _search_latency(r: Results) -> list[str]:
+    """Store search latency and recall by size, quantization and `hnsw_ef`."""
+    lines: list[str] = []
     search = r.get("search")
     if search:
         rows = []
@@ -152,21 +193,12 @@ def speed(r: Results) -> list[str]:
             "",
             reproduce("search"),
         ]
-    ask = r.get("ask")
-    if ask and "ask_extractive" in ask:
-        a = ask["ask_extractive"]
-        stages = [s for s in ("route", "retrieve", "rerank", "generate", "total") if s in a]
-        rows = [[s, a[s]["p50"], a[s]["p95"]] for s in stages]
-        lines += [
-            "",
-            f"`mmrag ask` with the default extractive generator ({a.get('questions')} questions over "
-            f"{ask.get('corpus')}), seconds per stage:",
-            "",
-            *table(["stage", "p50 s", "p95 s"], rows),
-            "",
-            reproduce("ask"),
-        ]
-    lines += _ask_api(r.get("ask_api"))
+    return lines
+
+
+def _api_load(r: Results) -> list[str]:
+    """The REST API under concurrent load."""
+    lines: list[str] = []
     load = r.get("load")
     if load:
         s, mixed = load.get("search_only", {}), load.get("mixed", {})
@@ -201,6 +233,12 @@ def speed(r: Results) -> list[str]:
             "",
             reproduce("load"),
         ]
+    return lines
+
+
+def _indexing_speed(r: Results) -> list[str]:
+    """Indexing, encoder, media and OCR throughput in one table."""
+    lines: list[str] = []
     rows = []
     indexing = r.get("indexing")
     if indexing:
@@ -312,31 +350,3 @@ def size(r: Results) -> list[str]:
             reproduce("search"),
         ]
     return lines
-
-
-def _ask_api(a: dict[str, Any] | None) -> list[str]:
-    """`POST /v1/ask` latency, the router as a prior (what ask does) against the router as a gate."""
-    if not a or "prior" not in a or "gate" not in a:
-        return []
-    modes = (
-        ("prior", "router as a prior (default: every granularity)"),
-        ("gate", "router as a gate (earlier)"),
-    )
-    rows = [
-        [label, a[m]["requests"], a[m]["http_s"]["p50"], a[m]["http_s"]["p95"], a[m].get("answered")]
-        for m, label in modes
-    ]
-    corpus = a.get("corpus", {})
-    return [
-        "",
-        f"`POST /v1/ask` through the API ({a.get('client')}), default settings, extractive generator; "
-        f"{len(corpus.get('files', []))} sample files + {corpus.get('cranfield_abstracts')} Cranfield abstracts, "
-        f"{a.get('index', {}).get('segments')} segments; seconds per request:",
-        "",
-        *table(["mode", "requests", "p50 s", "p95 s", "answered"], rows),
-        "",
-        f"Prior / gate p50: {a.get('prior_vs_gate_p50')}x. Stage p50s (s): prior {a['prior'].get('stages_p50_s')}, "
-        f"gate {a['gate'].get('stages_p50_s')}.",
-        "",
-        "Reproduce: `python benchmarks/bench_ask.py --api`.",
-    ]
