@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from core.protocols import Generator, Reranker, Router
+from core.protocols import Generator, Reranker, Router, StreamingGenerator
 from core.settings import Settings
 from core.types import Answer, Granularity, Hit, Route, RouteDecision, SearchFilter
 from generation.citations import StreamRenumber, renumber
@@ -29,7 +29,13 @@ from generation.conflicts import (
     follow_renumbering,
     with_conflicts,
 )
-from rerank.route_prior import DEFAULT_PRIOR_WEIGHT, apply_route_prior, collapse_duplicates
+from generation.extractive_generator import ExtractiveGenerator
+from rerank.route_prior import (
+    DEFAULT_PRIOR_WEIGHT,
+    apply_route_prior,
+    collapse_duplicates,
+    merge_contained,
+)
 from rerank.selection import select_evidence
 from retrieval.retriever import EncodedQuery, Retriever
 from retrieval.route_selection import granularity_prior, searched_summary, share_candidates
@@ -91,10 +97,10 @@ class RagPipeline:
         self.pool = pool
         self.share = share
         self.prior_weight = prior_weight
-        if getattr(generator, "text_encoder", False) is None:
-            # The extractive generator matches meaning with the text encoder when it has one; the factory
-            # builds it from settings alone, so lend it the retriever's (already loaded) encoder.
-            generator.text_encoder = retriever.text_encoder  # type: ignore[attr-defined]
+        if isinstance(generator, ExtractiveGenerator) and generator.text_encoder is None:
+            # The extractive generator matches meaning with the text encoder when it has one; one built
+            # without it (a script, a test) borrows the retriever's, already loaded.
+            generator.text_encoder = retriever.text_encoder
 
     def ask(self, question: str) -> Answer:
         """Route, retrieve, rerank, select and answer; `Answer.timings` has seconds per stage."""
@@ -113,18 +119,14 @@ class RagPipeline:
 
     def _prompt_question(self, question: str, conflicts: list[Conflict]) -> str:
         """Prompted generators read the conflict in their prompt; the extractive one matches the bare question."""
-        return (
-            question
-            if getattr(self.generator, "needs_evidence", False)
-            else conflict_note(question, conflicts)
-        )
+        return question if self.generator.needs_evidence else conflict_note(question, conflicts)
 
     def evidence(self, question: str, timings: dict[str, float]) -> tuple[RouteDecision, list[Hit]]:
         """Route, search, rerank and select; stage seconds are added to `timings`."""
         t = time.perf_counter()
         decision = self.router.route(question)
         timings["route"] = time.perf_counter() - t
-        if set(decision.selected) <= {Route.NONE} and not getattr(self.generator, "needs_evidence", False):
+        if set(decision.selected) <= {Route.NONE} and not self.generator.needs_evidence:
             # Nothing to look up, and a model that knows things answers: no retrieval.
             return searched_summary(decision, (), (), ()), []
         held, candidates, reranked = self.rank(question, decision, timings)
@@ -134,6 +136,7 @@ class RagPipeline:
             min_k=self.settings.rerank_min_k,
             max_k=self.settings.rerank_max_k,
         )
+        selected = merge_contained(selected)  # a document next to its own paragraph: the paragraph
         return searched_summary(decision, held, candidates, selected), selected
 
     def rank(
@@ -191,8 +194,9 @@ class RagPipeline:
         yield {"event": "route", "data": decision.to_dict()}
         yield {"event": "evidence", "data": [evidence_to_dict(n, h) for n, h in enumerate(evidence, start=1)]}
         t = time.perf_counter()
-        finish = getattr(self.generator, "finish", None)
-        if finish is not None:  # tokens as the model writes them, `[n]` numbered as `done` numbers them
+        if isinstance(
+            self.generator, StreamingGenerator
+        ):  # tokens as the model writes them, `[n]` numbered as `done` numbers them
             note = " ".join(c.message() for c in conflicts)  # `with_conflicts` puts it before the answer
             numbering = StreamRenumber(len(evidence), seed=note)
             if note:
@@ -204,7 +208,7 @@ class RagPipeline:
                     yield {"event": "token", "data": shown}
             if rest := numbering.flush():
                 yield {"event": "token", "data": rest}
-            answer = finish("".join(pieces), evidence)
+            answer = self.generator.finish("".join(pieces), evidence)
         else:
             answer = self.generator.generate(self._prompt_question(question, conflicts), evidence)
         answer = with_conflicts(answer, conflicts, evidence)
@@ -215,7 +219,9 @@ class RagPipeline:
             route=decision,
             timings={k: round(v, 4) for k, v in timings.items()},
         )
-        if finish is None:  # a whole answer at once: stream its final text, word by word
+        if not isinstance(
+            self.generator, StreamingGenerator
+        ):  # a whole answer at once: stream its final text, word by word
             for i, word in enumerate(answer.text.split(" ")):
                 yield {"event": "token", "data": word if i == 0 else " " + word}
         yield {"event": "done", "data": answer_to_dict(answer)}

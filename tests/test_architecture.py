@@ -246,12 +246,8 @@ THIRD_PARTY_READS = {
     ("app/mcp_server.py", "http"),  # the MCP SDK
 }
 
-PROBES_LEFT = {
-    # capability probes on our own components that issue 11 has not removed yet (files owned elsewhere)
-    ("app/rag.py", "finish"),  # -> isinstance(generator, StreamingGenerator)
-    ("app/rag.py", "text_encoder"),  # the container now always passes the text encoder to the generator
-    ("app/rag.py", "needs_evidence"),  # -> generator.needs_evidence (declared on Generator now)
-}
+PROBES_LEFT: set[tuple[str, str]] = set()
+"""Capability probes on our own components not removed yet: none (issue 11)."""
 
 SETTINGS_READERS_LEFT = {
     # library modules that still see `Settings`; the registry's config models replace these reads
