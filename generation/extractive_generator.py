@@ -176,6 +176,7 @@ class _Sentence:
     text: str
     terms: frozenset[str]
     unit: Unit | None = None  # where it is said, shown or written (cited at that moment)
+    cosine: float | None = None  # its dense cosine with the question, when the search already computed it
 
 
 class ExtractiveGenerator:
@@ -312,12 +313,16 @@ class ExtractiveGenerator:
         coverage = self._coverage(q_terms, sentences)
         if self.text_encoder is None:
             return coverage
-        # Embedding every sentence of long evidence dominates the answer's latency on CPU; the sentences
-        # sharing the fewest words with the question are scored on those words alone.
-        embed = np.argsort(-coverage, kind="stable")[: self.max_embedded]
-        cos = np.zeros(len(sentences))
-        q = self.text_encoder.encode_queries([query])[0]
-        cos[embed] = self.text_encoder.encode_documents([sentences[i].text for i in embed]) @ q
+        # Embedding sentences dominates the answer's latency on CPU. A sentence that is its whole evidence
+        # item (a one-sentence paragraph, a short note) already has its cosine from the search (the same
+        # model embedded the same text at index time); of the others, the `max_embedded` sharing the most
+        # words with the question are embedded now, the rest are scored on those words alone.
+        cos = np.asarray([s.cosine if s.cosine is not None else 0.0 for s in sentences])
+        unknown = [i for i, s in enumerate(sentences) if s.cosine is None]
+        embed = [unknown[j] for j in np.argsort(-coverage[unknown], kind="stable")[: self.max_embedded]]
+        if embed:
+            q = self.text_encoder.encode_queries([query])[0]
+            cos[embed] = self.text_encoder.encode_documents([sentences[i].text for i in embed]) @ q
         return 0.5 * coverage + 0.5 * np.clip(cos, 0.0, 1.0)
 
     def _coverage(self, q_terms: frozenset[str], sentences: Sequence[_Sentence]) -> np.ndarray:
@@ -358,15 +363,21 @@ class ExtractiveGenerator:
         ("Their skin...") also comes joined to the sentence before it, so the candidate says what "their" is
         and can match the question's subject. A sentence found in several evidence items of one source (a
         paragraph and its whole document) is kept once, in the finest of them, so it cites the precise place.
+        A sentence that is its item's whole text takes the search's dense cosine (`Hit.scores["text"]`).
         """
         out: list[_Sentence] = []
         where: dict[tuple[str, str], int] = {}  # (source, text) -> index in out
         for n, hit in enumerate(evidence, start=1):
             previous: Unit | None = None
+            whole = " ".join(hit.segment.text.split())
+            searched = hit.scores.get("text")
             for unit in units(hit.segment):
                 if len(unit.text.split()) < unit.min_words:
                     continue
-                candidates = [_Sentence(n=n, text=unit.text, terms=self._terms(unit.text), unit=unit)]
+                cosine = float(searched) if searched is not None and unit.text == whole else None
+                candidates = [
+                    _Sentence(n=n, text=unit.text, terms=self._terms(unit.text), unit=unit, cosine=cosine)
+                ]
                 if previous is not None and unit.kind != "screen" and _ANAPHOR.match(unit.text):
                     joined = f"{previous.text.rstrip(' .')}. {unit.text}"
                     candidates.append(_Sentence(n=n, text=joined, terms=self._terms(joined), unit=previous))
@@ -376,8 +387,12 @@ class ExtractiveGenerator:
                     if key not in where:
                         where[key] = len(out)
                         out.append(sentence)
-                    elif _finer(hit, evidence[out[where[key]].n - 1]):
-                        out[where[key]] = sentence
+                        continue
+                    kept = out[where[key]]
+                    if _finer(hit, evidence[kept.n - 1]):
+                        kept, sentence = sentence, kept
+                    # the cosine belongs to the text: a copy that is a whole item lends it to the one kept
+                    out[where[key]] = replace(kept, cosine=_first(kept.cosine, sentence.cosine))
         return out
 
     def _terms(self, text: str) -> frozenset[str]:
@@ -402,6 +417,10 @@ def _finer(a: Hit, b: Hit) -> bool:
     """Whether `a` is a finer place to cite than `b` (a paragraph rather than its whole document)."""
     order = CITATION_ORDER.index
     return order(a.segment.granularity) < order(b.segment.granularity)
+
+
+def _first(a: float | None, b: float | None) -> float | None:
+    return a if a is not None else b
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
