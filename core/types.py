@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -63,8 +63,14 @@ class Locator:
     index: int | None = None  # ordinal of the segment within its source (paragraph n, image n)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return only the fields that are set, JSON-ready."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v is not None}
+        """Return only the fields that are set, JSON-ready (every field is a scalar or a flat tuple, so no
+        deep copy: this runs once per indexed segment)."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Locator:

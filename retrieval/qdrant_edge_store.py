@@ -66,6 +66,7 @@ class QdrantEdgeStore:
         self._shard: Any = None
         self._lock = threading.Lock()
         self._unoptimized = 0  # points written since the last optimize()
+        self._indexes_pending = False  # a new collection: payload indexes wait for the first optimize()
         self._added: set[str] = set()  # dense spaces known to exist (created or ensured by this object)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -80,6 +81,11 @@ class QdrantEdgeStore:
         with self._lock, self._engine("creating the collection"):
             if self._shard is None and not self._exists():
                 self._shard = qe.EdgeShard.create(str(self.path), edge_config(qe, spaces, self.quantization))
+                # A new collection gets its payload indexes after the first load is built (optimize()):
+                # the engine then indexes the payloads once instead of on every bulk write.
+                self._indexes_pending = True
+                self._added.update(spaces)
+                return
             else:
                 shard = self._open_locked()
                 # Idempotent for an existing space with the same size; an error for another size.
@@ -87,8 +93,7 @@ class QdrantEdgeStore:
                     shard.update(qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine))
                 shard.update(qe.UpdateOperation.create_sparse_vector(LEXICAL, modifier=qe.Modifier.Idf))
             self._added.update(spaces)
-            for field in INDEXED_FIELDS:
-                self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+            self._create_payload_indexes(self._shard)
 
     def optimize(self) -> bool:
         """Build HNSW graphs (and quantized vectors) for what was written; blocks until done.
@@ -101,8 +106,17 @@ class QdrantEdgeStore:
             return False
         with self._engine("building the index"):
             changed = bool(shard.optimize())
+            if self._indexes_pending:
+                self._create_payload_indexes(shard)
         self._unoptimized = 0
         return changed
+
+    def _create_payload_indexes(self, shard: Any) -> None:
+        """Keyword indexes on every field a `SearchFilter` restricts (idempotent)."""
+        qe = qdrant_edge()
+        for field in INDEXED_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+        self._indexes_pending = False
 
     def close(self) -> None:
         """Optimize if anything was written, flush and release the shard."""
