@@ -91,6 +91,24 @@ def build_reranker(
     return cast("Reranker", default_registry().build("reranker", name, settings, given))
 
 
+def build_generator(
+    settings: Settings, text_encoder: TextEncoder | None = None, media: MediaResolver | None = None
+) -> Generator:
+    """The generator the settings select (`generator`), built through the registry.
+
+    Args:
+        settings: Selects the backend and fills its config.
+        text_encoder: Lets the extractive generator match meaning, not only words (recommended).
+        media: Where generators that see images find a segment's picture; None: text only.
+
+    Raises:
+        ConfigError: unknown generator, or `openai` without a model name.
+    """
+    name = selected_name(settings, "generator")
+    given = Given(text_encoder=text_encoder, media=media)
+    return cast("Generator", default_registry().build("generator", name, settings, given))
+
+
 def build_extractors(settings: Settings, ocr: Ocr | None = None, asr: Asr | None = None) -> list[Extractor]:
     """Every registered extractor, configured from settings.
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from core.errors import ConfigError, NotFoundError
 from core.protocols import Generator, MediaResolver, TextEncoder
-from core.registry import Components, Given, Registry, default_registry, selected_name
+from core.registry import Components, Registry
 from core.types import Segment
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def _extractive(cfg: ExtractiveConfig, components: Components) -> Generator:
 
     try:
         encoder: TextEncoder | None = components.text_encoder
-    except ConfigError:  # none given (a bare `build_generator(settings)`): it matches words only
+    except ConfigError:  # none given (`app.builders.build_generator` without one): it matches words only
         encoder = None
     judge: AnswerabilityJudge | None = None
     if cfg.answerability == "llm":
@@ -127,21 +126,3 @@ def register(registry: Registry) -> None:
     registry.add("generator", "openai", OpenAIConfig, _openai)
     registry.add("generator", "gguf", GgufConfig, _gguf)
     registry.add("generator", "transformers", TransformersConfig, _transformers)
-
-
-def build_generator(
-    settings: Settings, text_encoder: TextEncoder | None = None, media: MediaResolver | None = None
-) -> Generator:
-    """The generator the settings select (`generator`), built through the registry.
-
-    Args:
-        settings: Selects the backend and fills its config.
-        text_encoder: Lets the extractive generator match meaning, not only words (recommended).
-        media: Where generators that see images find a segment's picture; None: text only.
-
-    Raises:
-        ConfigError: unknown generator, or `openai` without a model name.
-    """
-    name = selected_name(settings, "generator")
-    given = Given(text_encoder=text_encoder, media=media)
-    return cast(Generator, default_registry().build("generator", name, settings, given))

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelUnavailableError
-from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,37 +38,25 @@ def model_slug(value: str) -> str:
     return f"{readable}-{hashlib.sha1(value.encode()).hexdigest()[:8]}"
 
 
-def onnx_root(settings: Settings) -> Path:
-    """Where exported ONNX models live by default: `$MMRAG_HOME/onnx`."""
-    return settings.home / "onnx"
-
-
-def text_onnx_dir(settings: Settings, root: Path | None = None) -> Path:
-    """The folder of the ONNX export of `settings.text_model`."""
-    return text_onnx_folder(root or onnx_root(settings), settings.text_model)
-
-
 def text_onnx_folder(root: Path, text_model: str) -> Path:
     """The folder of the ONNX export of `text_model` under an export root (default `$MMRAG_HOME/onnx`)."""
     return root / "text" / model_slug(text_model)
 
 
-def clip_onnx_dir(settings: Settings, root: Path | None = None) -> Path:
-    """The folder of the ONNX export of `settings.clip_model` / `clip_pretrained`."""
-    key = (
-        settings.clip_model
-        if settings.clip_model.startswith("local-dir:")
-        else (f"{settings.clip_model}--{settings.clip_pretrained}")
-    )
-    return (root or onnx_root(settings)) / "clip" / model_slug(key)
+def clip_onnx_folder(root: Path, clip_model: str, clip_pretrained: str) -> Path:
+    """The folder of the ONNX export of a CLIP model (`local-dir:...`, or name + pretrained tag)."""
+    key = clip_model if clip_model.startswith("local-dir:") else f"{clip_model}--{clip_pretrained}"
+    return root / "clip" / model_slug(key)
 
 
-def export_onnx(settings: Settings, out_dir: Path | None = None) -> list[Path]:
-    """Export the configured text encoder and, when one is configured and loadable, the CLIP towers.
+def export_onnx(root: Path, text_model: str, clip_model: str = "", clip_pretrained: str = "") -> list[Path]:
+    """Export the text encoder and, when one is given and loadable, the CLIP towers, under `root`.
 
     Args:
-        settings: Uses `text_model`, `clip_model`, `clip_pretrained`.
-        out_dir: Export root; default `$MMRAG_HOME/onnx`, where the onnx backend looks.
+        root: Export root; `$MMRAG_HOME/onnx` is where the onnx backend looks.
+        text_model: The sentence-transformers model to export.
+        clip_model: open_clip model name or `local-dir:PATH`; empty: no CLIP export.
+        clip_pretrained: open_clip pretrained tag.
 
     Returns:
         The folders written (text first, then CLIP if exported).
@@ -78,12 +65,11 @@ def export_onnx(settings: Settings, out_dir: Path | None = None) -> list[Path]:
         ModelUnavailableError: the text model cannot be loaded. A CLIP model that cannot load is skipped
             with a warning, since the text export is still useful on its own.
     """
-    root = Path(out_dir) if out_dir else onnx_root(settings)
-    written = [export_text_encoder(settings.text_model, text_onnx_dir(settings, root))]
-    if settings.clip_model.strip():
+    written = [export_text_encoder(text_model, text_onnx_folder(root, text_model))]
+    if clip_model.strip():
         try:
             written.append(
-                export_clip(settings.clip_model, settings.clip_pretrained, clip_onnx_dir(settings, root))
+                export_clip(clip_model, clip_pretrained, clip_onnx_folder(root, clip_model, clip_pretrained))
             )
         except ModelUnavailableError as exc:
             logger.warning("CLIP not exported: %s", exc)

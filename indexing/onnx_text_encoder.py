@@ -17,7 +17,6 @@ import numpy as np
 
 from core.errors import ModelUnavailableError
 from core.model_access import first_line
-from core.settings import Settings
 from core.types import Vector
 
 if TYPE_CHECKING:
@@ -71,18 +70,6 @@ class OnnxTextEncoder:
         self._session: Any = None
         self._tokenizer: Tokenizer | None = None
         self._meta: dict[str, Any] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> OnnxTextEncoder:
-        """The export of `settings.text_model` under `$MMRAG_HOME/onnx/text/`, exported on first load if absent."""
-        from indexing.onnx_export import text_onnx_dir
-
-        return cls(
-            text_onnx_dir(settings),
-            device=settings.device,
-            batch_size=settings.batch_size,
-            source_model=settings.text_model,
-        )
 
     @property
     def dim(self) -> int:

@@ -249,9 +249,4 @@ THIRD_PARTY_READS = {
 PROBES_LEFT: set[tuple[str, str]] = set()
 """Capability probes on our own components not removed yet: none (issue 11)."""
 
-SETTINGS_READERS_LEFT = {
-    # library modules that still see `Settings`; the registry's config models replace these reads
-    "generation/generators.py",  # build_generator(settings, ...)
-    "indexing/onnx_export.py",
-    "indexing/onnx_text_encoder.py",
-}
+SETTINGS_READERS_LEFT: set[str] = set()

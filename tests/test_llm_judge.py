@@ -72,7 +72,7 @@ def test_extractive_generator_abstains_when_the_judge_says_no() -> None:
 
 @pytest.mark.unit
 def test_answerability_setting_builds_the_judge_lazily() -> None:
-    from generation.generators import build_generator
+    from app.builders import build_generator
 
     rules = build_generator(Settings(generator="extractive"))
     assert isinstance(rules, ExtractiveGenerator) and rules.judge is None

@@ -16,10 +16,10 @@ from core.settings import Settings
 from indexing.onnx_export import (
     FP32_FFN_OUTPUT_LAYERS,
     INT8_RECIPE,
-    clip_onnx_dir,
+    clip_onnx_folder,
     export_onnx,
     quantize_text_model,
-    text_onnx_dir,
+    text_onnx_folder,
 )
 from indexing.onnx_text_encoder import OnnxTextEncoder
 from indexing.open_clip_encoder import OpenClipEncoder
@@ -28,11 +28,22 @@ from tests.test_encoders import COCO, DATA, TEXTS, SemanticTextEncoderContract, 
 pytestmark = pytest.mark.integration
 
 
+def text_onnx_dir(settings: Settings) -> Path:
+    """Where the onnx backend looks for the export of the settings' text model."""
+    return text_onnx_folder(settings.home / "onnx", settings.text_model)
+
+
+def clip_onnx_dir(settings: Settings) -> Path:
+    return clip_onnx_folder(settings.home / "onnx", settings.clip_model, settings.clip_pretrained)
+
+
 @pytest.fixture(scope="module")
 def onnx_settings(tmp_path_factory: pytest.TempPathFactory, tiny_clip: str) -> Settings:
     """Settings whose MMRAG_HOME holds an export of the packaged MiniLM and the tiny CLIP (made once)."""
     settings = Settings(home=tmp_path_factory.mktemp("onnx-home"), clip_model=tiny_clip, device="cpu")
-    written = export_onnx(settings)
+    written = export_onnx(
+        settings.home / "onnx", settings.text_model, settings.clip_model, settings.clip_pretrained
+    )
     assert written == [text_onnx_dir(settings), clip_onnx_dir(settings)]
     return settings
 

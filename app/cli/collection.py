@@ -311,7 +311,8 @@ def export_onnx(
     from indexing.onnx_export import export_onnx as export
 
     try:
-        written = export(Settings(), out_dir)
+        s = Settings()
+        written = export(out_dir or s.home / "onnx", s.text_model, s.clip_model, s.clip_pretrained)
     except MmragError as exc:
         raise fail(str(exc), 1) from exc
     if json_out:
