@@ -67,7 +67,10 @@ class Settings(BaseSettings):
         description="sentence-transformers id or path; 'packaged' = MiniLM-L6-v2 (fast default); "
         "'all-mpnet-base-v2' = the quality preset (768-d, packaged in the `quality` extra).",
     )
-    text_backend: str = Field("torch", description="Text encoder backend: torch, onnx, or a plugin's.")
+    text_backend: str = Field(
+        "torch",
+        description="Text encoder backend: torch, onnx, onnx-int8 (faster, slightly less exact), or a plugin's.",
+    )
     image_backend: str = Field("open_clip", description="Image encoder backend: open_clip, or a plugin's.")
     clip_model: str = Field(
         "ViT-B-32", description="open_clip model name, or 'local-dir:DIR'; empty disables."
