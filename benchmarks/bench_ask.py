@@ -181,6 +181,43 @@ def _gated(rag: Any) -> Any:
     return gated
 
 
+class _GeneratorCounts:
+    """What the generator read per request (load-robust beside the seconds): evidence items, their characters,
+    and the sentences the text encoder embedded. Wraps the shared generator's `generate` and encoder."""
+
+    def __init__(self, generator: Any) -> None:
+        self.items: list[int] = []
+        self.chars: list[int] = []
+        self.embedded: list[int] = []
+        self.inside = False  # only the generator's own encoding counts (not the reranker's, say)
+        generate, encoder = generator.generate, getattr(generator, "text_encoder", None)
+
+        def counted_generate(query: str, evidence: Any) -> Any:
+            self.items.append(len(evidence))
+            self.chars.append(sum(len(h.segment.text) for h in evidence))
+            self.embedded.append(0)
+            self.inside = True
+            try:
+                return generate(query, evidence)
+            finally:
+                self.inside = False
+
+        generator.generate = counted_generate
+        if encoder is not None:
+            encode = encoder.encode_documents
+
+            def counted_encode(texts: Any) -> Any:
+                if self.inside:
+                    self.embedded[-1] += len(texts)
+                return encode(texts)
+
+            encoder.encode_documents = counted_encode
+
+    def take(self) -> tuple[int, int, int]:
+        """The last request's (items, chars, sentences embedded)."""
+        return self.items[-1], self.chars[-1], self.embedded[-1]
+
+
 def _forget_queries(container: Any) -> None:
     """Empty the container's query-vector cache (if it has one): questions repeat here, a user's do not."""
     cache = getattr(container.__dict__.get("query_encoder"), "_vectors", None)
@@ -223,6 +260,8 @@ def _api_bench(args: argparse.Namespace) -> dict[str, Any]:
             container = app.state.container
             assert app.state.ready, app.state.load_error
             pipelines = {"prior": container.rag, "gate": _gated(container.rag)}
+            counts = _GeneratorCounts(container.rag.generator)
+            read: dict[str, list[tuple[int, int, int]]] = {mode: [] for mode in pipelines}
             result["granularities"] = sorted(
                 {
                     h.segment.granularity.value
@@ -248,6 +287,7 @@ def _api_bench(args: argparse.Namespace) -> dict[str, Any]:
                         r = http.post("/v1/ask", json={"question": question})
                         wall[mode].append(time.perf_counter() - t)
                         r.raise_for_status()
+                        read[mode].append(counts.take())
                         body = r.json()
                         server[mode].append(body["timings"]["total"])
                         for stage, seconds in body["timings"].items():
@@ -270,6 +310,10 @@ def _api_bench(args: argparse.Namespace) -> dict[str, Any]:
                 "http_s": _summary(wall[mode]),
                 "pipeline_total_s": _summary(server[mode]),
                 "stages_p50_s": {k: _pct(v, 0.5) for k, v in stages[mode].items() if k != "total"},
+                "generator_read_mean": {
+                    name: round(statistics.mean(row[i] for row in read[mode]), 2)
+                    for i, name in enumerate(("evidence_items", "evidence_chars", "sentences_embedded"))
+                },
             }
             if candidates[mode]:
                 result[mode]["reranked_candidates_p50"] = _pct([float(c) for c in candidates[mode]], 0.5)
