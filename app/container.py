@@ -27,9 +27,9 @@ if TYPE_CHECKING:
         RescoringStore,
         Router,
     )
+    from indexing.encoders.mllm_embedder import MllmEmbedder
     from indexing.manifest import Manifest
-    from indexing.media_store import MediaStore
-    from indexing.mllm_embedder import MllmEmbedder
+    from indexing.media.media_store import MediaStore
     from indexing.pipeline import Indexer
     from indexing.record_encoding import RecordHook
     from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
@@ -104,7 +104,7 @@ class Container:
         if not s.mm_model:
             self.unavailable["mm"] = "disabled (MMRAG_MM_MODEL is empty)"
             return None
-        from indexing.mllm_embedder import MllmEmbedder
+        from indexing.encoders.mllm_embedder import MllmEmbedder
 
         encoder = MllmEmbedder(s.mm_model, device=s.device, batch_size=min(s.batch_size, 8))
         try:
@@ -133,7 +133,7 @@ class Container:
     # --- storage --------------------------------------------------------------------------------------
     @cached_property
     def store(self) -> RescoringStore:
-        from retrieval.matryoshka_store import with_matryoshka
+        from retrieval.stores.matryoshka_store import with_matryoshka
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
         from app.space_check import check_space_widths
@@ -153,7 +153,7 @@ class Container:
 
     @cached_property
     def media(self) -> MediaStore:
-        from indexing.media_store import MediaStore
+        from indexing.media.media_store import MediaStore
 
         return MediaStore(self.settings.media_dir)
 
@@ -195,8 +195,8 @@ class Container:
 
     def record_hooks(self) -> list[RecordHook]:
         """Index-time extras that run after the built-in encoders (GRAM vectors of clips, the mm space)."""
+        from indexing.encoders.mm_space import mm_record_hook
         from indexing.gram_hook import GramHook
-        from indexing.mm_space import mm_record_hook
 
         hooks: list[RecordHook] = []
         if isinstance(self.image_encoder, TextEncoder):

@@ -77,7 +77,7 @@ def device_of(component: Any) -> str:
     Model wrappers say it through `describe()` (`core.protocols.Describable`); the ONNX text encoder names its
     onnxruntime providers; anything else runs on the CPU.
     """
-    from indexing.onnx_text_encoder import OnnxTextEncoder
+    from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
 
     if component is None:
         return "-"
@@ -156,7 +156,7 @@ def components_report(container: Container) -> dict[str, dict[str, Any]]:
     router_model = s.router if not s.router_path else f"{s.router} ({s.router_path})"
     out["router"] = entry = _entry(router_model, required=False)
     router = _load(entry, lambda: container.router)
-    from retrieval.trained_router import TrainedRouter
+    from retrieval.routing.trained_router import TrainedRouter
 
     if isinstance(router, TrainedRouter):
         entry["model"] = f"{s.router} ({router.weights_path})"

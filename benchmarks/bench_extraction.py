@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def pdf_counts(extractors: list) -> dict[str, Any]:
-    from indexing.extractors import extractor_for
+    from indexing.extractors.backends import extractor_for
     from indexing.sources import load_source
 
     out: dict[str, Any] = {}
@@ -46,7 +46,7 @@ def pdf_counts(extractors: list) -> dict[str, Any]:
 def ocr_timings(photos: int) -> dict[str, Any]:
     from PIL import Image
 
-    from indexing.rapidocr_ocr import RapidOcr
+    from indexing.extractors.rapidocr_ocr import RapidOcr
     from tests.fixtures.documents import OCR_WORDS, scanned_pdf, text_picture
 
     ocr = RapidOcr()
@@ -79,7 +79,7 @@ def ocr_timings(photos: int) -> dict[str, Any]:
 def _scanned_page_seconds(ocr: Any, scanned_pdf: Any) -> float:
     import pymupdf
 
-    from indexing.pdf_extractor import PdfExtractor
+    from indexing.extractors.pdf_extractor import PdfExtractor
     from indexing.sources import load_source
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -69,10 +69,10 @@ def _frame(photo: str, label: str) -> Any:
 
 def build_dev_set(n: int, workdir: Path) -> list[dict[str, Any]]:
     """Mux each photo + narration into an MP4 and extract it with the real extractor."""
-    from indexing.rapidocr_ocr import RapidOcr
+    from indexing.extractors.rapidocr_ocr import RapidOcr
+    from indexing.extractors.video_extractor import VideoExtractor
+    from indexing.extractors.whisper_asr import WhisperAsr
     from indexing.sources import load_source
-    from indexing.video_extractor import VideoExtractor
-    from indexing.whisper_asr import WhisperAsr
     from tests.fixtures import media
 
     extractor = VideoExtractor(asr=WhisperAsr(), ocr=RapidOcr(), clip_window_s=60.0)
@@ -162,7 +162,7 @@ def main() -> None:
 
 
 def _minilm(rows: list[dict[str, Any]], queries: list[str]) -> dict[str, Any]:
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     enc = SentenceTransformersTextEncoder()
     enc.load()
@@ -177,7 +177,7 @@ def _tiny_clip(rows: list[dict[str, Any]], queries: list[str]) -> dict[str, Any]
     from PIL import Image
 
     from core.gram import clip_modality_vectors
-    from indexing.open_clip_encoder import OpenClipEncoder
+    from indexing.encoders.open_clip_encoder import OpenClipEncoder
     from tests.fixtures.tiny_clip import build_tiny_clip
 
     enc = OpenClipEncoder(model=build_tiny_clip(Path(tempfile.gettempdir()) / "mmrag-tiny-clip"))

@@ -72,7 +72,7 @@ def build_bare(vectors: np.ndarray, folder: Path) -> tuple[Any, float]:
 
 def build_mmrag(vectors: np.ndarray, folder: Path) -> tuple[Any, float]:
     """mmrag's store, as indexing writes it."""
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     store = QdrantEdgeStore(folder, hnsw_ef=EF)
     store.ensure({"text": DIM})

@@ -145,7 +145,7 @@ def isolation_overhead(root: Path, rounds: int = 3) -> dict[str, Any]:
     from app.builders import build_extraction, build_extractors
     from core.settings import Settings
     from indexing.extraction_worker import InlineExtraction
-    from indexing.rapidocr_ocr import RapidOcr
+    from indexing.extractors.rapidocr_ocr import RapidOcr
     from indexing.sources import load_source
 
     settings = Settings(home=root / "home-overhead", clip_model="", extract_isolation="process")

@@ -32,8 +32,8 @@ def _store_path(
     records: list[Any], dim: int, tmp: str, queries: np.ndarray
 ) -> tuple[list[list[str]], list[float]]:
     """Rankings and latencies of the two-stage search through the real store."""
-    from retrieval.matryoshka_store import MatryoshkaStore
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.matryoshka_store import MatryoshkaStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     store = MatryoshkaStore(QdrantEdgeStore(Path(tmp) / f"mrl-{dim}"), dim)
     store.ensure({"text": queries.shape[1]})
@@ -57,8 +57,8 @@ def main() -> None:
     from benchmarks.common import DATA, write_result
     from core.protocols import Record
     from evaluation.beir import corpus_segments, load_beir, ndcg_at
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
-    from retrieval.matryoshka_store import truncate
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from retrieval.stores.matryoshka_store import truncate
 
     corpus, queries, qrels = load_beir(DATA / "beir" / "cranfield")
     items = corpus_segments(corpus)

@@ -57,7 +57,7 @@ class PeakRss:
 
 def bench_asr() -> dict[str, Any]:
     from evaluation.asr import evaluate_asr
-    from indexing.whisper_asr import WhisperAsr
+    from indexing.extractors.whisper_asr import WhisperAsr
     from tests.fixtures.media import librivox_utterances
 
     jsonl = Path(tempfile.mkdtemp()) / "librivox.jsonl"
@@ -105,7 +105,7 @@ def _index(paths: list[Path], home: Path, warmup: list[Path] | None = None) -> d
     """
     from app.container import Container
     from core.settings import Settings
-    from indexing.recording_extractor import RecordingExtractor
+    from indexing.extractors.recording_extractor import RecordingExtractor
 
     container = Container(Settings(home=home, clip_model="", qdrant_url=None))
     container.text_encoder  # noqa: B018 - model loading is not indexing time
@@ -150,7 +150,7 @@ def _count_frames(container: Any) -> int:
 def _talk(path: Path, sentences: int) -> float:
     """A narrated talk over real photos: one COCO caption spoken per slide. Returns its duration."""
     from benchmarks.bench_gram import _coco, _frame
-    from indexing.av_decoder import AvDecoder
+    from indexing.media.av_decoder import AvDecoder
     from tests.fixtures import media
 
     rows = _coco(sentences)

@@ -49,7 +49,7 @@ def build_index(store: Any, encoder: Any, rows: list[tuple[Path, str, str]]) -> 
 
     from core.protocols import Record
     from core.types import Granularity, Locator, Modality, Segment, segment_id
-    from indexing.mm_space import mm_document_vectors
+    from indexing.encoders.mm_space import mm_document_vectors
 
     segments, pictures = [], []
     for n, (path, passage, _) in enumerate(rows):
@@ -114,8 +114,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from benchmarks.common import DATA, write_result
-    from indexing.mllm_embedder import MllmEmbedder
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from indexing.encoders.mllm_embedder import MllmEmbedder
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     rows = load_coco(DATA / "coco-mini-train", args.limit)
     with tempfile.TemporaryDirectory() as tmp:

@@ -72,8 +72,8 @@ def optimize_graph(src: Path, dst: Path) -> Path:
 
 def onnx_encoders(folder: Path, batch_size: int) -> dict[str, Any]:
     """Name -> OnnxTextEncoder for every ONNX variant, sharing one export in `folder`."""
-    from indexing.onnx_export import quantize_text_model
-    from indexing.onnx_text_encoder import OnnxTextEncoder
+    from indexing.encoders.onnx_export import quantize_text_model
+    from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
 
     model = folder / "model.onnx"
     optimized = optimize_graph(model, folder / "model.opt.onnx")
@@ -98,7 +98,7 @@ def speed(texts: list[str], rounds: int, batch_size: int, folder: Path) -> dict[
     """Alternate all variants `rounds` times on `texts`; ratios to torch per round, median reported."""
     import torch
 
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     torch_encoder = SentenceTransformersTextEncoder(device="cpu", batch_size=batch_size)
     torch_encoder.load()
@@ -194,7 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    from indexing.onnx_export import export_text_encoder
+    from indexing.encoders.onnx_export import export_text_encoder
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = export_text_encoder("packaged", Path(tmp) / "onnx")

@@ -40,7 +40,7 @@ def bare_encoder_seconds(texts: list[str]) -> float:
     """The bare sentence-transformers encode of the same texts (the floor for any indexer)."""
     from sentence_transformers import SentenceTransformer
 
-    from indexing.sentence_transformers_text_encoder import packaged_minilm_path
+    from indexing.encoders.sentence_transformers_text_encoder import packaged_minilm_path
 
     model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
     t0 = time.perf_counter()
@@ -55,7 +55,7 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
     from benchmarks.loco_data import data_dir
     from core.settings import Settings
     from evaluation.beir import corpus_segments, load_beir
-    from indexing.sentence_transformers_text_encoder import packaged_minilm_path
+    from indexing.encoders.sentence_transformers_text_encoder import packaged_minilm_path
     from retrieval.fusion import fuse
 
     corpus, queries, qrels = load_beir(data_dir() / name)

@@ -131,7 +131,7 @@ def encode_sample(docs_per_set: int = 40, queries_per_set: int = 20) -> dict[str
     from app.eval_beir import load_beir
 
     from benchmarks.loco_data import SETS, data_dir, doc_text
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     torch.set_num_threads(1)
     samples = {}

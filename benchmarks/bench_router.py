@@ -1,7 +1,7 @@
 """How well the trained router picks the corpus that answers a question: k-fold cross-validation on the
 labelled router dev set, with the confusion matrix (which routes it mistakes for which).
 
-The same folds, features and regularisation as `mmrag router train` (retrieval/router_training.py), with the
+The same folds, features and regularisation as `mmrag router train` (retrieval/routing/router_training.py), with the
 packaged MiniLM. Data: router-dev.jsonl in the evaluation data ($MMRAG_EVAL_DATA, default ../shared/data).
 Usage: python -m benchmarks.bench_router [--folds 5]
 Writes benchmarks/results/router.json; `python -m benchmarks.plots` draws router_confusion.png from it.
@@ -34,9 +34,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
-    from retrieval.router_model import fit_weights
-    from retrieval.router_training import _folds, load_labelled, metrics
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from retrieval.routing.router_model import fit_weights
+    from retrieval.routing.router_training import _folds, load_labelled, metrics
 
     data = eval_data() / "router-dev.jsonl"
     questions, routes = load_labelled(data)

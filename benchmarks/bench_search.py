@@ -139,7 +139,7 @@ def build(size: int, quantization: str, base_kind: str, n_queries: int, folder: 
 
     Saves the queries and their exact top-10 beside the store for the serving worker.
     """
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     base = base_vectors(base_kind)
     vectors = perturbed(base, size, seed=1)
@@ -174,7 +174,7 @@ def serve(folder: Path, quantization: str, efs: list[int]) -> dict[str, Any]:
     Resident memory is the growth of this process from before the store opens to after every query
     (graph, vectors and payload pages the searches touched), so Python garbage from building is not in it.
     """
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     saved = np.load(folder.parent / f"{folder.name}-queries.npz")
     queries, truth = saved["queries"], saved["truth"]

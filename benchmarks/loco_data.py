@@ -58,7 +58,7 @@ def cached_embeddings(name: str, title_mode: str = "joined") -> tuple[np.ndarray
     docs_path = CACHE / f"{name}.{title_mode}.docs.npy"
     queries_path = CACHE / f"{name}.queries.npy"
     if not docs_path.exists() or not queries_path.exists():
-        from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+        from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
         encoder = SentenceTransformersTextEncoder(device="cpu")
         if not queries_path.exists():

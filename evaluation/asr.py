@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidRequestError
-from indexing.av_decoder import AvDecoder
+from indexing.media.av_decoder import AvDecoder
 
 if TYPE_CHECKING:
     from core.protocols import Asr

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.protocols import BatchRouter, Router
 from core.types import RouteDecision
-from retrieval.router_training import metrics
+from retrieval.routing.router_training import metrics
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from core.errors import ExtractionError
 from core.protocols import Extracted, Extractor
 from core.types import Source
-from indexing.extractors import extractor_for
+from indexing.extractors.backends import extractor_for
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from core.protocols import (
 )
 from core.types import Source
 from indexing.extraction_worker import Extraction, InlineExtraction
-from indexing.extractors import extractor_for
+from indexing.extractors.backends import extractor_for
 from indexing.index_report import (
     UNSEARCHABLE,
     UNSEARCHABLE_REASON,
@@ -41,7 +41,7 @@ from indexing.index_report import (
     failure_message,
 )
 from indexing.manifest import PATH_STATUSES, Manifest, SourceRecord
-from indexing.media_store import MediaStore
+from indexing.media.media_store import MediaStore
 from indexing.record_encoding import RecordHook, encode_records
 from indexing.sources import load_source
 from indexing.walk import FileEntry, readable, real_folder, walk

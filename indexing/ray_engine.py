@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from core.errors import UnsupportedTypeError
 from core.protocols import Extracted, Extractor, ImageEncoder, LexicalEncoder, Record, TextEncoder
 from indexing.extraction_worker import extract_source
-from indexing.extractors import extractor_for
+from indexing.extractors.backends import extractor_for
 from indexing.index_report import IndexReport, failure_message
 from indexing.pipeline import FLUSH_SEGMENTS, Indexer, PendingFile, Progress
 from indexing.record_encoding import RecordHook, encode_records

@@ -39,7 +39,7 @@ def apply_route_prior(
 
     Args:
         hits: Reranked hits.
-        prior: Probability of each granularity's route (`retrieval.route_selection.granularity_prior`).
+        prior: Probability of each granularity's route (`retrieval.routing.route_selection.granularity_prior`).
         weight: Scale of the bonus.
     """
     out = []

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from core.protocols import VectorStore
-    from indexing.mllm_embedder import MllmEmbedder
+    from indexing.encoders.mllm_embedder import MllmEmbedder
 
 
 class ClipLike(Protocol):

@@ -36,7 +36,7 @@ from retrieval.relevance import RelevanceCalibration, with_relevance
 __all__ = ["EncodedQuery", "Query", "Retriever", "ScoreSearchStore", "SearchResult"]
 
 if TYPE_CHECKING:
-    from indexing.mllm_embedder import MllmEmbedder
+    from indexing.encoders.mllm_embedder import MllmEmbedder
 
 log = logging.getLogger(__name__)
 

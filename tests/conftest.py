@@ -164,7 +164,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def text_encoder() -> Any:
     """The packaged all-MiniLM-L6-v2, loaded once per session."""
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     encoder = SentenceTransformersTextEncoder()
     encoder.load()
@@ -174,7 +174,7 @@ def text_encoder() -> Any:
 @pytest.fixture(scope="session")
 def ocr() -> Any:
     """One RapidOCR engine (bundled ONNX models) for the session."""
-    from indexing.rapidocr_ocr import RapidOcr
+    from indexing.extractors.rapidocr_ocr import RapidOcr
 
     return RapidOcr()
 

@@ -239,8 +239,11 @@ def test_settings_are_read_only_by_core_and_the_app() -> None:
 THIRD_PARTY_READS = {
     # reads of third-party objects whose attribute name one of our classes also uses
     ("core/mllm_loading.py", "model"),  # transformers wraps the decoder in `.model`
-    ("indexing/av_decoder.py", "rotation"),  # PyAV frames
-    ("retrieval/qdrant_retry.py", "source"),  # qdrant-client exceptions (the retry module reads them now)
+    ("indexing/media/av_decoder.py", "rotation"),  # PyAV frames
+    (
+        "retrieval/stores/qdrant_retry.py",
+        "source",
+    ),  # qdrant-client exceptions (the retry module reads them now)
     ("app/api/deps.py", "container"),  # Starlette's app.state
     ("app/api/errors.py", "code"),  # exceptions
     ("app/mcp_server.py", "http"),  # the MCP SDK

@@ -20,7 +20,7 @@ from core.errors import ExtractionError, UnsupportedTypeError
 from core.protocols import Extracted
 from core.settings import Settings
 from core.types import Granularity
-from indexing.extractors import extractor_for
+from indexing.extractors.backends import extractor_for
 from indexing.sources import iter_files, load_source
 from tests.fixtures.documents import COCO_DIR, PDF_DIR, shared_ocr, text_picture
 

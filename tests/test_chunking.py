@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ExtractionError
-from indexing.chunking import chunk_spans, chunk_text, split_paragraphs
+from indexing.extractors.chunking import chunk_spans, chunk_text, split_paragraphs
 from indexing.sources import DOCX_MIME, iter_files, load_source, looks_like_text, sniff_mime
 
 pytestmark = pytest.mark.unit

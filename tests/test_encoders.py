@@ -17,8 +17,11 @@ from core.devices import resolve_device
 from core.errors import ConfigError, ModelUnavailableError
 from core.protocols import ImageEncoder, TextEncoder
 from core.settings import Settings
-from indexing.open_clip_encoder import OpenClipEncoder
-from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder, packaged_minilm_path
+from indexing.encoders.open_clip_encoder import OpenClipEncoder
+from indexing.encoders.sentence_transformers_text_encoder import (
+    SentenceTransformersTextEncoder,
+    packaged_minilm_path,
+)
 from tests.fixtures.data import EVAL_DATA as DATA  # Cranfield: only `eval_data` tests read it
 from tests.fixtures.data import PHOTOS_DIR as COCO
 from tests.fixtures.tiny_clip import TINY_CLIP_DIM

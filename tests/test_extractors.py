@@ -13,15 +13,15 @@ from app.builders import build_extractors
 from core.protocols import Extracted
 from core.settings import Settings
 from core.types import Granularity, Modality
-from indexing.docx_extractor import DocxExtractor
-from indexing.extractors import extractor_for
-from indexing.html_extractor import HtmlExtractor
-from indexing.image_extractor import ImageExtractor
-from indexing.markdown_extractor import MarkdownExtractor
-from indexing.pdf_extractor import PdfExtractor
-from indexing.rapidocr_ocr import RapidOcr
+from indexing.extractors.backends import extractor_for
+from indexing.extractors.docx_extractor import DocxExtractor
+from indexing.extractors.html_extractor import HtmlExtractor
+from indexing.extractors.image_extractor import ImageExtractor
+from indexing.extractors.markdown_extractor import MarkdownExtractor
+from indexing.extractors.pdf_extractor import PdfExtractor
+from indexing.extractors.rapidocr_ocr import RapidOcr
+from indexing.extractors.text_extractor import TextExtractor
 from indexing.sources import load_source
-from indexing.text_extractor import TextExtractor
 from tests.fixtures.documents import (
     COCO_DIR,
     OCR_WORDS,
@@ -320,7 +320,7 @@ def test_build_extractors_routes_by_sniffed_type(tmp_path: Path, ocr: RapidOcr) 
 
 def test_unusable_text_layer_counts_as_a_scan() -> None:
     """Fonts without a Unicode map extract as U+FFFD or private-use characters: such pages go to OCR."""
-    from indexing.pdf_extractor import PageText, _needs_ocr
+    from indexing.extractors.pdf_extractor import PageText, _needs_ocr
 
     assert _needs_ocr(PageText(blocks=["\ufffd" * 40 + " ab"]))
     assert _needs_ocr(PageText(blocks=["\ue012\ue013" * 30]))

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from app.builders import build_generator
 from core.errors import ConfigError
 from core.settings import Settings
 from core.types import Granularity
 from generation.citations import is_abstention, resolve_citations
 from generation.extractive_generator import ExtractiveGenerator
-from app.builders import build_generator
 from generation.openai_generator import OpenAIGenerator
 from generation.prompts import IDK, build_prompt
 from tests.fixtures.rag import fact_hit, stand_in_chat_server

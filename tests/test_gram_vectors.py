@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.types import Granularity, Hit, Locator, Modality, Segment, segment_id
 from indexing.gram_hook import GramHook, migrate_payload_gram
 from rerank.embedding_reranker import EmbeddingReranker
-from retrieval.qdrant_edge_store import QdrantEdgeStore
+from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ CLIPS = [  # (transcript, on-screen text): the second clip says what the query a
 
 @pytest.fixture(scope="module")
 def clip(tiny_clip: str) -> Any:
-    from indexing.open_clip_encoder import OpenClipEncoder
+    from indexing.encoders.open_clip_encoder import OpenClipEncoder
 
     encoder = OpenClipEncoder(model=tiny_clip, device="cpu")
     encoder.load()

@@ -25,7 +25,7 @@ from core.types import Granularity, Locator, Modality, SearchFilter, Segment, So
 from indexing.index_report import IndexReport
 from indexing.pipeline import PendingFile
 from indexing.walk import readable, walk
-from retrieval.qdrant_common import clean_payload
+from retrieval.stores.qdrant_common import clean_payload
 from tests.conftest import REPO
 from tests.fixtures.hostile import CAPS, GOOD_WORDS, Kind, build_corpus, run_measured, write_kind
 
@@ -196,7 +196,7 @@ def test_clean_payload_makes_every_value_storable() -> None:
 
 
 def test_the_engine_stores_sanitized_payloads(tmp_path: Path) -> None:
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     store = QdrantEdgeStore(tmp_path / "store")
     store.ensure({"text": 4})

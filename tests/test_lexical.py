@@ -12,7 +12,7 @@ import pytest
 
 from evaluation.beir import ndcg_at
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder, term_index
-from retrieval.qdrant_edge_store import QdrantEdgeStore
+from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 from tests.fixtures.beir_lexical import BEIR_DIR, lexical_ndcg
 
 # Mostly fast checks, but the Cranfield test runs the real engine on real data.

@@ -15,7 +15,7 @@ import pytest
 from core.errors import ConfigError
 from core.types import SearchFilter
 from evaluation.beir import corpus_segments, load_beir
-from retrieval.matryoshka_store import MatryoshkaStore, truncate, with_matryoshka
+from retrieval.stores.matryoshka_store import MatryoshkaStore, truncate, with_matryoshka
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.integration
@@ -38,13 +38,13 @@ def cranfield(text_encoder):
 
 
 def _edge(tmp_path: Path):
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     return QdrantEdgeStore(tmp_path / "edge")
 
 
 def _client(tmp_path: Path):
-    from retrieval.qdrant_client_store import QdrantClientStore
+    from retrieval.stores.qdrant_client_store import QdrantClientStore
 
     return QdrantClientStore(collection="mrl")  # local mode, in memory
 

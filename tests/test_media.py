@@ -30,13 +30,13 @@ from core.gram import (
 )
 from core.types import Granularity, Modality, SearchFilter
 from evaluation.asr import align, evaluate_asr, normalize
-from indexing.audio_extractor import AudioExtractor
-from indexing.av_decoder import SAMPLE_RATE, AvDecoder
-from indexing.clip_windows import plan_windows
-from indexing.keyframes import SceneKeyframes
+from indexing.extractors.audio_extractor import AudioExtractor
+from indexing.extractors.video_extractor import VideoExtractor
+from indexing.extractors.whisper_asr import SpeechSegment, WhisperAsr
+from indexing.media.av_decoder import SAMPLE_RATE, AvDecoder
+from indexing.media.clip_windows import plan_windows
+from indexing.media.keyframes import SceneKeyframes
 from indexing.sources import load_source
-from indexing.video_extractor import VideoExtractor
-from indexing.whisper_asr import SpeechSegment, WhisperAsr
 from tests.fixtures import media
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ def narrated(media_dir: Path) -> tuple[Path, list[media.Spoken]]:
 
 @pytest.fixture(scope="session")
 def narrated_items(narrated: tuple[Path, list[media.Spoken]], asr: WhisperAsr) -> list[Any]:
-    from indexing.rapidocr_ocr import RapidOcr
+    from indexing.extractors.rapidocr_ocr import RapidOcr
 
     path, _ = narrated
     extractor = VideoExtractor(asr=asr, ocr=RapidOcr(), clip_window_s=8.0)
@@ -118,7 +118,7 @@ def test_slide_changes_become_keyframes(narrated: tuple[Path, list[media.Spoken]
 
 
 def test_rotation_is_applied_to_images(narrated: tuple[Path, list[media.Spoken]]) -> None:
-    from indexing.av_decoder import DecodedFrame
+    from indexing.media.av_decoder import DecodedFrame
 
     frame = next(AvDecoder(narrated[0]).frames())
     upright = DecodedFrame(frame._frame, 0, 0.0, rotation=90).image()
@@ -384,7 +384,7 @@ def test_clip_modality_vectors_with_real_text_encoder(text_encoder: Any) -> None
 @pytest.fixture
 def media_container(make_container: Any, asr: WhisperAsr) -> Iterator[Any]:
     from app.builders import build_extractors
-    from indexing.recording_extractor import RecordingExtractor
+    from indexing.extractors.recording_extractor import RecordingExtractor
 
     container = make_container(ocr=False)
     extractors = build_extractors(container.settings, None)

@@ -19,9 +19,9 @@ from PIL import Image
 
 from core.errors import InvalidRequestError, ModelUnavailableError
 from core.types import Granularity, Modality, SearchFilter, Segment
-from indexing.mllm_embedder import MllmEmbedder
-from indexing.mllm_formats import card_for, instruction_text, render
-from indexing.mm_space import TextToImageView, mm_document_vectors, mm_record_hook, reembed_mm
+from indexing.encoders.mllm_embedder import MllmEmbedder
+from indexing.encoders.mllm_formats import card_for, instruction_text, render
+from indexing.encoders.mm_space import TextToImageView, mm_document_vectors, mm_record_hook, reembed_mm
 from retrieval.composed_query import clip_composed_vector, search_mm_per_modality, search_mm_text
 from retrieval.query import CLIP_FUSION, CLIP_IMAGE, MM_IMAGE, MM_JOINT, Query, SearchResult
 from tests.conftest import SAMPLES

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.protocols import Asr, Generator, Ocr, Reranker, Router
-from indexing.whisper_asr import WhisperAsr
+from indexing.extractors.whisper_asr import WhisperAsr
 from tests.fixtures.data import TEST_DATA
 from tests.fixtures.documents import shared_ocr
 from tests.unit.contracts.roles import (
@@ -79,6 +79,6 @@ class TestTransformersGenerator(GeneratorContract):
 class TestTrainedRouterOnMiniLm(RouterContract):
     @pytest.fixture
     def router(self, text_encoder: Any) -> Router:
-        from retrieval.trained_router import TrainedRouter
+        from retrieval.routing.trained_router import TrainedRouter
 
         return TrainedRouter(text_encoder)  # the shipped weights were trained on this encoder

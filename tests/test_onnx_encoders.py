@@ -13,7 +13,7 @@ from PIL import Image
 from app.builders import build_text_encoder
 from core.errors import ModelUnavailableError
 from core.settings import Settings
-from indexing.onnx_export import (
+from indexing.encoders.onnx_export import (
     FP32_FFN_OUTPUT_LAYERS,
     INT8_RECIPE,
     clip_onnx_folder,
@@ -21,8 +21,8 @@ from indexing.onnx_export import (
     quantize_text_model,
     text_onnx_folder,
 )
-from indexing.onnx_text_encoder import OnnxTextEncoder
-from indexing.open_clip_encoder import OpenClipEncoder
+from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
+from indexing.encoders.open_clip_encoder import OpenClipEncoder
 from tests.test_encoders import COCO, DATA, TEXTS, SemanticTextEncoderContract, cranfield
 
 pytestmark = pytest.mark.integration

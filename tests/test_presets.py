@@ -17,7 +17,7 @@ import pytest
 
 from core.errors import ConfigError, ModelUnavailableError
 from core.settings import Settings
-from indexing import packaged_text_models as ptm
+from indexing.encoders import packaged_text_models as ptm
 
 
 def _built_text_encoder(settings: Settings) -> Any:
@@ -44,7 +44,7 @@ def test_the_quality_preset_selects_the_mpnet_encoder() -> None:
 
 @pytest.mark.unit
 def test_without_the_quality_extra_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     # As on a machine without the extra: the five distributions are not installed.
     monkeypatch.setattr(ptm, "MPNET_DISTS", tuple(f"mmrag-test-not-installed-{i}" for i in range(5)))
@@ -58,7 +58,7 @@ def test_without_the_quality_extra_the_error_says_what_to_install(monkeypatch: p
 
 def _fake_pieces(root: Path) -> list[Path]:
     """FAKE mpnet pieces: the packaged MiniLM folder zipped as `all-mpnet-base-v2/` and split in five."""
-    from indexing.sentence_transformers_text_encoder import packaged_minilm_path
+    from indexing.encoders.sentence_transformers_text_encoder import packaged_minilm_path
 
     source = packaged_minilm_path()
     root.mkdir(parents=True)
@@ -83,7 +83,7 @@ def _fake_pieces(root: Path) -> list[Path]:
 def test_the_packaged_pieces_are_unpacked_once_and_load_offline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text_encoder: Any
 ) -> None:
-    from indexing.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
+    from indexing.encoders.sentence_transformers_text_encoder import SentenceTransformersTextEncoder
 
     pieces = _fake_pieces(tmp_path / "site")
     monkeypatch.setattr(ptm, "_mpnet_pieces", lambda: pieces)

@@ -175,8 +175,8 @@ def test_both_backends_search_ids_and_read_vectors_alike(tmp_path: Path) -> None
 
     from core.protocols import Record
     from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
-    from retrieval.qdrant_client_store import QdrantClientStore
-    from retrieval.qdrant_edge_store import QdrantEdgeStore
+    from retrieval.stores.qdrant_client_store import QdrantClientStore
+    from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
     rng = np.random.default_rng(3)
     lexical = BM25LexicalEncoder()

@@ -55,7 +55,7 @@ def test_embedding_reranker_puts_the_answering_text_first(text_encoder: Any) -> 
 
 @pytest.fixture(scope="module")
 def clip(tiny_clip: str) -> Any:
-    from indexing.open_clip_encoder import OpenClipEncoder
+    from indexing.encoders.open_clip_encoder import OpenClipEncoder
 
     encoder = OpenClipEncoder(model=tiny_clip, device="cpu")
     encoder.load()

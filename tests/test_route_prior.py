@@ -11,7 +11,7 @@ from core.types import Answer, Citation, Granularity, Hit, Locator, Modality, Ro
 from generation.citations import renumber, resolve_citations
 from generation.moments import LEAD_S, at_moment, locate, units
 from rerank.route_prior import apply_route_prior, collapse_duplicates
-from retrieval.route_selection import granularity_prior, searched_summary, share_candidates
+from retrieval.routing.route_selection import granularity_prior, searched_summary, share_candidates
 
 pytestmark = pytest.mark.unit
 

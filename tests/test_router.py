@@ -16,11 +16,11 @@ from app.builders import build_router
 from core.settings import Settings
 from core.types import Route
 from generation.extractive_generator import ExtractiveGenerator
-from retrieval.llm_router import LlmRouter, parse_routes, routing_prompt
-from retrieval.route_selection import RETRIEVAL_ROUTES, select_routes
-from retrieval.router_model import RouterWeights
-from retrieval.routers import AllRoutesRouter
-from retrieval.trained_router import DEFAULT_WEIGHTS, TrainedRouter
+from retrieval.routing.backends import AllRoutesRouter
+from retrieval.routing.llm_router import LlmRouter, parse_routes, routing_prompt
+from retrieval.routing.route_selection import RETRIEVAL_ROUTES, select_routes
+from retrieval.routing.router_model import RouterWeights
+from retrieval.routing.trained_router import DEFAULT_WEIGHTS, TrainedRouter
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,7 @@ def test_train_router_from_a_file(tmp_path: Path, text_encoder: Any) -> None:
     data.write_text(
         "".join(json.dumps({"question": r["question"], "route": r["route"]}) + "\n" for r in rows)
     )
-    from retrieval.router_training import train_router
+    from retrieval.routing.router_training import train_router
 
     out = tmp_path / "w.npz"
     provenance = train_router(data, text_encoder, out, seed=3, cv_folds=3, encoder_name="packaged")

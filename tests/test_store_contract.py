@@ -27,10 +27,10 @@ from core.settings import Settings
 from core.types import Granularity, Locator, Modality, SearchFilter, Segment, SparseVector, segment_id
 from indexing.gram_hook import migrate_payload_gram
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
-from retrieval.matryoshka_store import MatryoshkaStore
-from retrieval.qdrant_client_store import QdrantClientStore
-from retrieval.qdrant_edge_store import QdrantEdgeStore
 from retrieval.retriever import ScoreSearchStore
+from retrieval.stores.matryoshka_store import MatryoshkaStore
+from retrieval.stores.qdrant_client_store import QdrantClientStore
+from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 from tests.fixtures.beir_lexical import SQUAD_MINI, beir_texts
 
 pytestmark = pytest.mark.integration

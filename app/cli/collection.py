@@ -308,7 +308,7 @@ def export_onnx(
 ) -> None:
     """Export the text encoder (and CLIP towers, when loadable) to ONNX for MMRAG_TEXT_BACKEND=onnx."""
     from core.settings import Settings
-    from indexing.onnx_export import export_onnx as export
+    from indexing.encoders.onnx_export import export_onnx as export
 
     try:
         s = Settings()

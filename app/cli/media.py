@@ -27,7 +27,7 @@ def eval_asr(
     """Transcribe each utterance and print the word error rate (lower is better)."""
     from core.settings import Settings
     from evaluation.asr import evaluate_asr
-    from indexing.whisper_asr import WhisperAsr
+    from indexing.extractors.whisper_asr import WhisperAsr
 
     if not file.is_file():
         raise fail(f"{file}: no such file")

@@ -25,7 +25,7 @@ def reembed(
     from app.backend_select import open_backend
     from app.cli.common import container_from_env
     from app.cli.output import emit_json, err, fail, out, waiting
-    from indexing.mm_space import reembed_mm
+    from indexing.encoders.mm_space import reembed_mm
 
     backend = open_backend("reembed", container_from_env, on_wait=waiting)
     if not isinstance(backend, LocalBackend):

@@ -91,7 +91,7 @@ def router_train(
     json_out: JsonOpt = False,
 ) -> None:
     """Train the router on labelled questions; writes the weights and a provenance JSON beside them."""
-    from retrieval.router_training import train_router
+    from retrieval.routing.router_training import train_router
 
     if not file.is_file():
         raise fail(f"{file}: no such file")
@@ -130,7 +130,7 @@ def eval_router(
 ) -> None:
     """Accuracy, macro-F1 and per-route scores of the configured router (top route vs the label)."""
     from evaluation.router import evaluate_router
-    from retrieval.router_training import load_labelled
+    from retrieval.routing.router_training import load_labelled
 
     if not file.is_file():
         raise fail(f"{file}: no such file")

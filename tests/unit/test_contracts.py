@@ -11,14 +11,14 @@ import pytest
 
 from core.protocols import Extractor, Generator, Reranker, Router
 from generation.extractive_generator import ExtractiveGenerator
-from indexing.html_extractor import HtmlExtractor
-from indexing.markdown_extractor import MarkdownExtractor
-from indexing.text_extractor import TextExtractor
-from indexing.text_segments import TextLayout
+from indexing.extractors.html_extractor import HtmlExtractor
+from indexing.extractors.markdown_extractor import MarkdownExtractor
+from indexing.extractors.text_extractor import TextExtractor
+from indexing.extractors.text_segments import TextLayout
 from rerank.embedding_reranker import EmbeddingReranker
 from rerank.rerankers import NoReranker
-from retrieval.llm_router import LlmRouter
-from retrieval.routers import AllRoutesRouter
+from retrieval.routing.backends import AllRoutesRouter
+from retrieval.routing.llm_router import LlmRouter
 from tests.fixtures.rag import FACTS
 from tests.unit.contracts.roles import ExtractorContract, GeneratorContract, RerankerContract, RouterContract
 from tests.unit.fakes import FakeCompletingGenerator, FakeWordsOnlyGenerator, HashingTextEncoder

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from app.langchain_retriever import hit_to_document
-from indexing.media_store import MediaStore
+from indexing.media.media_store import MediaStore
 from tests.fixtures.rag import fact_hit
 
 pytestmark = pytest.mark.unit

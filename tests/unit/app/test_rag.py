@@ -22,8 +22,8 @@ from indexing.record_encoding import encode_records
 from rerank.embedding_reranker import EmbeddingReranker
 from rerank.rerankers import NoReranker
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
-from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.retriever import Retriever
+from retrieval.stores.qdrant_client_store import QdrantClientStore
 from tests.fixtures.rag import FACTS, fact_hit
 from tests.unit.fakes import HashingTextEncoder
 

@@ -13,7 +13,7 @@ from core.protocols import MediaResolver
 from core.registry import Given, default_registry
 from core.settings import Settings
 from generation.generators import picture_from
-from indexing.media_store import MediaStore
+from indexing.media.media_store import MediaStore
 from rerank.rerankers import media_path_of
 from tests.fixtures.rag import fact_hit
 

@@ -13,13 +13,13 @@ import pytest
 
 from core.protocols import Extractor
 from core.types import Granularity
-from indexing.audio_extractor import AudioExtractor
-from indexing.docx_extractor import DocxExtractor
-from indexing.image_extractor import ImageExtractor
-from indexing.pdf_extractor import PdfExtractor
+from indexing.extractors.audio_extractor import AudioExtractor
+from indexing.extractors.docx_extractor import DocxExtractor
+from indexing.extractors.image_extractor import ImageExtractor
+from indexing.extractors.pdf_extractor import PdfExtractor
+from indexing.extractors.text_segments import TextLayout
+from indexing.extractors.video_extractor import VideoExtractor
 from indexing.sources import load_source
-from indexing.text_segments import TextLayout
-from indexing.video_extractor import VideoExtractor
 from tests.fixtures.data import AUDIO_DIR, SAMPLES
 from tests.fixtures.rag import FACTS
 from tests.unit.contracts.roles import ExtractorContract

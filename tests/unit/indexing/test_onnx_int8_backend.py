@@ -8,7 +8,7 @@ import pytest
 
 from app.builders import build_text_encoder
 from core.settings import Settings
-from indexing.onnx_text_encoder import OnnxTextEncoder
+from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
 
 pytestmark = pytest.mark.unit
 

@@ -16,15 +16,15 @@ import pytest
 from core.errors import ExtractionError
 from core.protocols import Extracted, Extractor, Record, VectorStore
 from core.types import SearchFilter, Source, Vector
+from indexing.extractors.markdown_extractor import MarkdownExtractor
+from indexing.extractors.text_extractor import TextExtractor
+from indexing.extractors.text_segments import TextLayout
 from indexing.index_report import IndexReport
 from indexing.manifest import Manifest
-from indexing.markdown_extractor import MarkdownExtractor
-from indexing.media_store import MediaStore
+from indexing.media.media_store import MediaStore
 from indexing.pipeline import Indexer
-from indexing.text_extractor import TextExtractor
-from indexing.text_segments import TextLayout
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
-from retrieval.qdrant_client_store import QdrantClientStore
+from retrieval.stores.qdrant_client_store import QdrantClientStore
 from tests.unit.fakes import HashingTextEncoder
 
 pytestmark = pytest.mark.unit

@@ -11,9 +11,9 @@ import pytest
 
 from core.protocols import Record, RescoringStore
 from core.types import SearchFilter
-from retrieval.matryoshka_store import MatryoshkaStore, truncate
-from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.retriever import ScoreSearchStore
+from retrieval.stores.matryoshka_store import MatryoshkaStore, truncate
+from retrieval.stores.qdrant_client_store import QdrantClientStore
 from tests.fixtures.rag import FACTS, fact_hit
 from tests.unit.fakes import HashingTextEncoder
 

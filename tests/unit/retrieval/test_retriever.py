@@ -16,9 +16,9 @@ from core.errors import InvalidRequestError, ModelUnavailableError
 from core.protocols import Record
 from core.types import Granularity, Locator, Modality, SearchFilter, Segment, Vector, segment_id
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
-from retrieval.qdrant_client_store import QdrantClientStore
 from retrieval.query import CLIP_FUSION, CLIP_IMAGE, HYBRID, MM_IMAGE, MM_JOINT, Query, SearchResult
 from retrieval.retriever import Retriever
+from retrieval.stores.qdrant_client_store import QdrantClientStore
 from tests.fixtures.rag import FACTS, fact_hit
 from tests.unit.fakes import FakeClipEncoder, FakeMmEncoder, HashingTextEncoder
 

@@ -1,6 +1,6 @@
 """The router contract (tests/unit/contracts/roles.py) on the trained router, with its shipped weights.
 
-Real: `TrainedRouter`, its shipped weights (`retrieval/router_weights.npz`) and route selection. FAKE: the
+Real: `TrainedRouter`, its shipped weights (`retrieval/routing/router_weights.npz`) and route selection. FAKE: the
 query embedding (`HashingTextEncoder` at the weights' dimension instead of MiniLM), so the decisions are
 not the product's; the contract is about their shape. The trained router on the real MiniLM runs the same
 contract in the integration tier (tests/test_model_contracts.py).
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from core.protocols import BatchRouter, Router
-from retrieval.router_model import RouterWeights
-from retrieval.trained_router import DEFAULT_WEIGHTS, TrainedRouter
+from retrieval.routing.router_model import RouterWeights
+from retrieval.routing.trained_router import DEFAULT_WEIGHTS, TrainedRouter
 from tests.unit.contracts.roles import QUESTION, RouterContract
 from tests.unit.fakes import HashingTextEncoder
 

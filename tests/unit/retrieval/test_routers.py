@@ -11,9 +11,9 @@ from core.protocols import Completer
 from core.registry import Given, default_registry
 from core.settings import Settings
 from core.types import Route
-from retrieval.llm_router import LlmRouter
-from retrieval.route_selection import RETRIEVAL_ROUTES
-from retrieval.routers import AllRoutesRouter
+from retrieval.routing.backends import AllRoutesRouter
+from retrieval.routing.llm_router import LlmRouter
+from retrieval.routing.route_selection import RETRIEVAL_ROUTES
 from tests.unit.fakes import FakeCompletingGenerator, FakeWordsOnlyGenerator, HashingTextEncoder
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,1 @@
+"""Media: decoding audio/video, keyframes, clip windows, picture helpers and the media store."""
