@@ -19,21 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import beir_metrics, percentile_ms
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-
-def _metrics(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    from evaluation.beir import ndcg_at, recall_at
-
-    ndcg = [ndcg_at(r, qrels[q]) for q, r in rankings.items()]
-    recall = [recall_at(r, qrels[q]) for q, r in rankings.items()]
-    return {"ndcg@10": round(statistics.fmean(ndcg), 4), "recall@100": round(statistics.fmean(recall), 4)}
 
 
 def bare_encoder_seconds(texts: list[str]) -> float:
@@ -107,12 +96,12 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
             container.close()
             txtai.close()
     for side, rankings in runs.items():
-        out[side] = _metrics(rankings, qrels)
+        out[side] = beir_metrics(rankings, qrels)
     for side in ("mmrag", "txtai"):
-        out[side]["p50_ms"] = _pct(latency[side], 0.5)
-        out[side]["p95_ms"] = _pct(latency[side], 0.95)
+        out[side]["p50_ms"] = percentile_ms(latency[side], 0.5)
+        out[side]["p95_ms"] = percentile_ms(latency[side], 0.95)
     out["mmrag"]["index_s"] = round(mmrag_index, 1)
-    out["mmrag"]["stage_p50_ms"] = {stage: _pct(v, 0.5) for stage, v in stages.items()}
+    out["mmrag"]["stage_p50_ms"] = {stage: percentile_ms(v, 0.5) for stage, v in stages.items()}
     out["mean_query_terms"] = round(
         statistics.fmean(len(retriever.lexical.tokenize(t)) for t in queries.values()), 1
     )

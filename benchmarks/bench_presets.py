@@ -18,30 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.common import beir_metrics, percentile_ms
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PRESETS = {"fast": "packaged", "quality": "all-mpnet-base-v2"}
 """Preset name -> `MMRAG_TEXT_MODEL` value."""
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-
-def _metrics(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    from evaluation.beir import ndcg_at, recall_at
-
-    ndcg = [ndcg_at(r, qrels[q]) for q, r in rankings.items()]
-    recall = [recall_at(r, qrels[q]) for q, r in rankings.items()]
-    return {"ndcg@10": round(statistics.fmean(ndcg), 4), "recall@100": round(statistics.fmean(recall), 4)}
 
 
 def run_set(name: str) -> dict[str, Any]:
@@ -102,12 +90,12 @@ def run_set(name: str) -> dict[str, Any]:
         out[preset] = {
             "text_model": model,
             "dim": dims[preset],
-            **_metrics(runs[preset], qrels),
+            **beir_metrics(runs[preset], qrels),
             "index_s": round(index_s[preset], 1),
             "index_cpu_s": round(index_cpu_s[preset], 1),
-            "p50_ms": _pct(latency[preset], 0.5),
-            "p95_ms": _pct(latency[preset], 0.95),
-            "p50_cpu_ms": _pct(cpu[preset], 0.5),
+            "p50_ms": percentile_ms(latency[preset], 0.5),
+            "p95_ms": percentile_ms(latency[preset], 0.95),
+            "p50_cpu_ms": percentile_ms(cpu[preset], 0.5),
         }
     fast, quality = out["fast"], out["quality"]
     out["ndcg_delta"] = round(quality["ndcg@10"] - fast["ndcg@10"], 4)
