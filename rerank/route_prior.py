@@ -71,11 +71,12 @@ def collapse_duplicates(hits: Sequence[Hit]) -> list[Hit]:
 def merge_contained(hits: Sequence[Hit]) -> list[Hit]:
     """Evidence without a coarser hit whose text holds a finer hit of the same source that is also there.
 
-    A whole document next to its own paragraph (a video next to its clip) repeats the paragraph and adds
-    the rest of the document: text whose parts were searched and reranked on their own and did not make the
-    evidence, which the generator would read (embed) for nothing. The coarser hit is merged into the finer
-    one it contains (the finest, when it holds several): the finer keeps its place to cite and takes the
-    best score of the two. Hits without text, and coarser hits holding no finer hit, stay as they are.
+    A whole document next to its own paragraph repeats the paragraph and adds the rest of the document:
+    text whose paragraphs were searched and reranked on their own and did not make the evidence, which the
+    generator would read (embed) for nothing. The document is merged into the paragraph it contains (the
+    best, when it holds several): the paragraph keeps its place to cite and takes the best score of the two.
+    Only documents merge: a clip is a time window that can cut a spoken sentence in two, so a video (or
+    clip) keeps the whole sentences its finer windows lack. Hits without text stay as they are.
 
     Args:
         hits: Selected evidence, best first.
@@ -84,24 +85,22 @@ def merge_contained(hits: Sequence[Hit]) -> list[Hit]:
         The hits, best first.
     """
     texts = [" ".join(h.segment.text.split()) for h in hits]
-    rank = [FINEST_FIRST.index(h.segment.granularity) for h in hits]
     score = [h.score for h in hits]
     into: dict[int, int] = {}  # coarser hit -> the finer hit it merges into
     for i, hit in enumerate(hits):
         inner = [
             j
             for j, other in enumerate(hits)
-            if rank[j] < rank[i]
+            if hit.segment.granularity is Granularity.DOCUMENT
+            and other.segment.granularity is Granularity.PARAGRAPH
             and other.segment.source_id == hit.segment.source_id
             and texts[j]
             and texts[j] in texts[i]
         ]
         if texts[i] and inner:
-            j = min(inner, key=lambda k: (rank[k], -score[k]))
+            j = min(inner, key=lambda k: -score[k])
             into[i] = j
     for i, j in into.items():
-        while j in into:  # a chain (video -> clip -> frame) ends at the finest
-            j = into[j]
         score[j] = max(score[j], score[i])
     out = [replace(h, score=score[k]) for k, h in enumerate(hits) if k not in into]
     return sorted(out, key=lambda h: h.score, reverse=True)

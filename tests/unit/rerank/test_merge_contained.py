@@ -1,5 +1,5 @@
-"""`rerank.route_prior.merge_contained`: a coarser hit holding a finer hit of its own source in the same
-evidence is merged into the finer one (it only added text the generator reads for nothing)."""
+"""`rerank.route_prior.merge_contained`: a document holding a paragraph of its own in the same evidence is
+merged into the paragraph (it only added text the generator reads for nothing); media windows are not."""
 
 from __future__ import annotations
 
@@ -55,14 +55,15 @@ def test_other_sources_and_text_not_contained_stay() -> None:
     assert [h.segment.segment_id for h in merge_contained(evidence)] == ["doc", "elsewhere", "para", "photo"]
 
 
-def test_a_chain_ends_at_the_finest_hit() -> None:
+def test_a_video_keeps_the_whole_sentences_its_clip_window_cuts() -> None:
+    """A clip is a time window: it can end mid-sentence, so the video holding the whole sentence stays."""
     evidence = [
-        hit("video", Granularity.VIDEO, "Welcome. The bus leaves at nine. Bring a coat.", 0.95),
-        hit("clip", Granularity.CLIP, "The bus leaves at nine. Bring a coat.", 0.6),
-        hit("frame", Granularity.FRAME, "Bring a coat.", 0.4),
+        hit(
+            "video", Granularity.VIDEO, "Welcome. The ferry leaves every ninety minutes. Bring a coat.", 0.95
+        ),
+        hit("clip", Granularity.CLIP, "The ferry leaves every", 0.6),
     ]
-    out = merge_contained(evidence)
-    assert [(h.segment.segment_id, h.score) for h in out] == [("frame", 0.95)]
+    assert [h.segment.segment_id for h in merge_contained(evidence)] == ["video", "clip"]
 
 
 def test_same_granularity_copies_are_left_to_collapse_duplicates() -> None:
