@@ -86,9 +86,10 @@ def ui(
     ] = None,
 ) -> None:
     """Start the Streamlit search, chat and library UI (a client of the REST API: run `mmrag serve` too)."""
+    import ui
     from core.settings import Settings
 
-    script = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    script = Path(ui.__file__).resolve().parent / "app.py"  # the installed `ui` package, wherever it is
     if not script.is_file():
         raise fail(f"the UI is not installed ({script} missing)")
     env = dict(os.environ, MMRAG_API_URL=api_url or Settings().api_url)
