@@ -23,7 +23,7 @@ class AnswerType(StrEnum):
 
     TIME = "time"
     NUMBER = "number"
-    DURATION = "duration"  # "how long": a number with a unit of time or length
+    DURATION = "duration"  # "how long / far / tall ...": a number with its unit of time, length, weight ...
     FREQUENCY = "frequency"
     PERSON = "person"
     PLACE = "place"
@@ -57,7 +57,7 @@ _NUMBER = re.compile(
 )
 _DURATION = re.compile(
     rf"(?:\b\d[\d,.]*|\b(?:{_NUMBER_WORDS}|a|an)\b)(?:[\s-]+(?:{_NUMBER_WORDS}|\d[\d,.]*))*\s*"
-    rf"(?:{_UNITS})\b|\b(?:overnight|all day|all night)\b",
+    rf"(?:(?:nautical|square|cubic|light)[\s-]+)?(?:{_UNITS})\b|\b(?:overnight|all day|all night)\b",
     re.I,
 )
 _TIME = re.compile(
@@ -132,10 +132,10 @@ def expected_type(question: str) -> AnswerType:
         q,
     ):
         return AnswerType.TIME
-    if re.search(r"\bhow long\b(?! ago)", q):
-        return AnswerType.DURATION
+    if re.search(r"\bhow (long\b(?! ago)|far|tall|high|deep|wide|heavy|fast)\b", q):
+        return AnswerType.DURATION  # a measure: a number with its unit ("nineteen nautical miles")
     if re.search(
-        r"\bhow (many|much|old|far|big|large|tall|high|deep|wide|heavy|fast)\b|"
+        r"\bhow (many|much|old|big|large)\b|"
         r"\bwhat (number|percentage|percent|amount|proportion|fraction|size)\b",
         q,
     ):

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.unit
         ("How many tracks does the bridge carry?", AnswerType.NUMBER),
         ("How much did the roof cost?", AnswerType.NUMBER),
         ("How long should the soup simmer?", AnswerType.DURATION),
+        ("How far can the lighthouse lens be seen?", AnswerType.DURATION),
         ("How often does the ferry leave?", AnswerType.FREQUENCY),
         ("Who built the bridge?", AnswerType.PERSON),
         ("Where is the customs house?", AnswerType.PLACE),
@@ -45,6 +46,12 @@ def test_answer_spans_are_new_expressions_of_the_asked_type() -> None:
     # the question's own number is no answer
     assert answer_spans("Built in 1911.", AnswerType.TIME, "What happened in 1911?") == []
     assert answer_spans("anything", AnswerType.ANY, "What?") == []
+
+
+def test_how_far_leads_with_the_distance_not_another_number() -> None:
+    sentence = "Built in 1871, its Fresnel lens is visible for nineteen nautical miles."
+    spans = answer_spans(sentence, AnswerType.DURATION, "How far can the lens be seen?")
+    assert spans and spans[0] == "nineteen nautical miles"
 
 
 def test_a_clock_time_or_year_answers_when_before_a_vague_time_word() -> None:
