@@ -27,7 +27,7 @@ from retrieval.stores.qdrant_common import (
     source_filter,
     to_hit,
 )
-from retrieval.stores.qdrant_vectors import client_point, missing_dims
+from retrieval.stores.qdrant_vectors import client_point, missing_dims, space_vectors
 
 T = TypeVar("T")
 UPSERT_BATCH = 256  # points per request: well under the server's 32 MB request limit with text payloads
@@ -270,12 +270,7 @@ class QdrantClientStore:
             with_payload=False,
             with_vectors=[space],
         )
-        out: dict[str, Vector] = {}
-        for record in records:
-            vector = record.vector.get(space) if isinstance(record.vector, dict) else None
-            if vector is not None:
-                out[str(record.id)] = np.asarray(vector, dtype=np.float32).reshape(-1)
-        return out
+        return space_vectors(records, space)
 
     def search_rescored(
         self,

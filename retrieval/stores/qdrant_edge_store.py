@@ -39,6 +39,7 @@ from retrieval.stores.qdrant_vectors import (
     edge_point,
     is_unknown_vector,
     missing_dims,
+    space_vectors,
 )
 
 logger = logging.getLogger(__name__)
@@ -269,12 +270,7 @@ class QdrantEdgeStore:
             if is_unknown_vector(exc):
                 return {}
             raise
-        out: dict[str, Vector] = {}
-        for record in records:
-            vector = record.vector.get(space) if isinstance(record.vector, dict) else None
-            if vector is not None:
-                out[str(record.id)] = np.asarray(vector, dtype=np.float32).reshape(-1)
-        return out
+        return space_vectors(records, space)
 
     def search_rescored(
         self,

@@ -15,6 +15,7 @@ import numpy as np
 
 from core.errors import StoreError
 from core.protocols import Record
+from core.types import Vector
 from retrieval.stores.qdrant_common import LEXICAL, clean_payload
 
 UNKNOWN_VECTOR = "Not existing vector name"
@@ -38,6 +39,16 @@ def missing_dims(records: Sequence[Record], known: Collection[str]) -> dict[str,
 def is_unknown_vector(exc: BaseException) -> bool:
     """Whether an engine error says a named vector does not exist in the collection."""
     return UNKNOWN_VECTOR.lower() in str(exc).lower()
+
+
+def space_vectors(records: Sequence[Any], space: str) -> dict[str, Vector]:
+    """Point id -> the `space` vector of retrieved points (either engine's records; those without it left out)."""
+    out: dict[str, Vector] = {}
+    for record in records:
+        vector = record.vector.get(space) if isinstance(record.vector, dict) else None
+        if vector is not None:
+            out[str(record.id)] = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return out
 
 
 def edge_point(qe: Any, record: Record) -> Any:
