@@ -85,16 +85,14 @@ class QdrantEdgeStore:
                 # A new collection gets its payload indexes after the first load is built (optimize()):
                 # the engine then indexes the payloads once instead of on every bulk write.
                 self._indexes_pending = True
-                self._added.update(spaces)
-                return
             else:
                 shard = self._open_locked()
                 # Idempotent for an existing space with the same size; an error for another size.
                 for name, dim in spaces.items():
                     shard.update(qe.UpdateOperation.create_dense_vector(name, dim, qe.Distance.Cosine))
                 shard.update(qe.UpdateOperation.create_sparse_vector(LEXICAL, modifier=qe.Modifier.Idf))
+                self._create_payload_indexes(shard)
             self._added.update(spaces)
-            self._create_payload_indexes(self._shard)
 
     def optimize(self) -> bool:
         """Build HNSW graphs (and quantized vectors) for what was written; blocks until done.
