@@ -59,6 +59,11 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
             {"path": str(packaged_minilm_path()), "method": "sentence-transformers", "hybrid": True}
         )
         try:
+            # The model is loaded before each clock starts, as it is for the bare encoder: index time is
+            # encoding and storing; the load is reported apart.
+            t0 = time.perf_counter()
+            container.text_encoder.load()
+            mmrag_load = time.perf_counter() - t0
             t0 = time.perf_counter()
             container.indexer.index_extracted(items)
             container.store.optimize()
@@ -101,6 +106,7 @@ def run_set(name: str, bare: bool) -> dict[str, Any]:
         out[side]["p50_ms"] = percentile_ms(latency[side], 0.5)
         out[side]["p95_ms"] = percentile_ms(latency[side], 0.95)
     out["mmrag"]["index_s"] = round(mmrag_index, 1)
+    out["mmrag"]["model_load_s"] = round(mmrag_load, 1)
     out["mmrag"]["stage_p50_ms"] = {stage: percentile_ms(v, 0.5) for stage, v in stages.items()}
     out["mean_query_terms"] = round(
         statistics.fmean(len(retriever.lexical.tokenize(t)) for t in queries.values()), 1
