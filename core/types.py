@@ -166,6 +166,11 @@ class SearchFilter:
         return not (self.modalities or self.granularities or self.source_ids)
 
 
+LEXICAL_BONUS = "lexical_bonus"
+"""`Hit.scores` key: the hit's BM25 evidence in cosine units (what the relevance calibration trades it for,
+retrieval/relevance.py), for rerankers that score on the cosine scale."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """A segment found by a search, with its score at each stage that saw it."""
@@ -173,7 +178,8 @@ class Hit:
     segment: Segment
     score: float
     space: str = ""  # the space (or "fused") that produced `score`
-    scores: dict[str, float] = field(default_factory=dict)  # per stage: text, image, lexical, fused, rerank
+    # per stage: text, image, lexical, fused, rerank; and `LEXICAL_BONUS`
+    scores: dict[str, float] = field(default_factory=dict)
     # Calibrated relevance in [0, 1], comparable across queries (retrieval/relevance.py); None = not rated.
     relevance: float | None = None
 

@@ -3,7 +3,10 @@
 Fused retrieval scores (RRF ranks) say little about *how* relevant a hit is, so adaptive selection cannot
 use them. This reranker gives each hit an absolute relevance score:
 - text: cosine between the query and the segment text in the `text` space (the search's own dense score when
-  the hit came with one, otherwise the text is embedded now);
+  the hit came with one, otherwise the text is embedded now), plus the hit's BM25 evidence in cosine units
+  when the search found it lexically too (`scores[LEXICAL_BONUS]`, the relevance calibration's exchange
+  rate): a reranker on the cosine alone would throw away what the hybrid search knew, and on SQuAD it
+  pushed the gold paragraph out of the evidence that hybrid search had ranked first;
 - images and frames: the CLIP text-to-image cosine from the search, scaled by `clip_scale` because CLIP
   cosines of matching pairs sit around 0.3 where MiniLM's sit around 0.6;
 - clips and videos with GRAM vectors (the store's `gram_*` named vectors, read with `vectors(space, ids)`;
@@ -23,7 +26,7 @@ import numpy as np
 
 from core.gram import GRAM_SPACES, payload_gram
 from core.protocols import ImageEncoder, TextEncoder, VectorReader
-from core.types import Granularity, Hit, Vector
+from core.types import LEXICAL_BONUS, Granularity, Hit, Vector
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,10 @@ class EmbeddingReranker:
             docs = self.text_encoder.encode_documents([hits[i].segment.text for i in missing])
             for i, value in zip(missing, docs @ q, strict=True):
                 scores[i] = float(value)
-        return [max(0.0, s) if s is not None else 0.0 for s in scores]
+        return [
+            max(0.0, s if s is not None else 0.0) + hit.scores.get(LEXICAL_BONUS, 0.0)
+            for s, hit in zip(scores, hits, strict=True)
+        ]
 
     def _clip_query(self, query: str) -> np.ndarray | None:
         if self.image_encoder is None or not isinstance(self.image_encoder, TextEncoder):

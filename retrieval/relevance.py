@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from core.types import Hit
+from core.types import LEXICAL_BONUS, Hit
 
 CALIBRATION_FILE = Path(__file__).with_name("relevance_calibration.json")
 DENSE = "text"
@@ -47,6 +47,11 @@ class RelevanceCalibration:
         z = self.intercept + self.dense * cosine + self.lexical * bm25 / max(query_terms, 1)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
+    def lexical_bonus(self, bm25: float, query_terms: int) -> float:
+        """A hit's BM25 evidence in cosine units: what the calibration trades it for (lexical / dense per
+        BM25 point per query term), so a reranker on the cosine scale can add it."""
+        return self.lexical / self.dense * bm25 / max(query_terms, 1) if self.dense else 0.0
+
     @classmethod
     def from_dict(cls, data: Mapping[str, float]) -> RelevanceCalibration:
         return cls(
@@ -70,7 +75,8 @@ def with_relevance(
     query_terms: int,
     calibration: RelevanceCalibration | None = None,
 ) -> list[Hit]:
-    """Set `relevance` on fused hits from the raw per-space scores they carry in `scores`.
+    """Set `relevance` on fused hits from the raw per-space scores they carry in `scores`, and on those the
+    lexical list found, `scores[LEXICAL_BONUS]` (their BM25 evidence in cosine units, for the reranker).
 
     Args:
         hits: fused hits (their `scores` hold each space's raw score).
@@ -87,7 +93,10 @@ def with_relevance(
             continue
         cosine = scores.get(DENSE, dense_floor)
         bm25 = scores.get(LEXICAL, 0.0)
-        out.append(replace(hit, relevance=round(cal.relevance(cosine, bm25, query_terms), 6)))
+        relevance = round(cal.relevance(cosine, bm25, query_terms), 6)
+        if LEXICAL in scores:
+            scores = {**scores, LEXICAL_BONUS: round(cal.lexical_bonus(bm25, query_terms), 6)}
+        out.append(replace(hit, relevance=relevance, scores=scores))
     return out
 
 

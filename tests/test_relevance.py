@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.types import Granularity, Hit, Locator, Modality, Segment, segment_id
+from core.types import LEXICAL_BONUS, Granularity, Hit, Locator, Modality, Segment, segment_id
 from retrieval.relevance import (
     CALIBRATION_FILE,
     RelevanceCalibration,
@@ -47,7 +47,17 @@ def test_missing_scores_use_the_dense_floor_and_zero_bm25() -> None:
     assert rated[0].relevance == pytest.approx(CAL.relevance(0.7, 6.0, 3), abs=1e-6)
     assert rated[1].relevance == pytest.approx(CAL.relevance(0.2, 6.0, 3), abs=1e-6)
     assert rated[2].relevance is None  # an image-only hit is not calibrated
-    assert rated[0].score == 1.0 and rated[0].scores == hits[0].scores  # fused score and rank kept
+    assert rated[0].score == 1.0  # fused score and rank kept, raw scores kept, the lexical bonus added
+    assert rated[0].scores == {**hits[0].scores, LEXICAL_BONUS: pytest.approx(CAL.lexical_bonus(6.0, 3))}
+    assert LEXICAL_BONUS not in rated[2].scores  # nothing lexical, no bonus
+
+
+@pytest.mark.unit
+def test_lexical_bonus_is_bm25_at_the_calibrations_exchange_rate() -> None:
+    # relevance(cosine, bm25) == relevance(cosine + bonus, 0): the bonus is BM25 expressed as cosine
+    bonus = CAL.lexical_bonus(8.0, 4)
+    assert CAL.relevance(0.5, 8.0, 4) == pytest.approx(CAL.relevance(0.5 + bonus, 0.0, 4))
+    assert CAL.lexical_bonus(0.0, 4) == 0.0 and CAL.lexical_bonus(8.0, 2) == pytest.approx(2 * bonus)
 
 
 @pytest.mark.unit

@@ -14,7 +14,7 @@ from PIL import Image
 from app.builders import build_reranker
 from core.errors import ConfigError
 from core.settings import Settings
-from core.types import Granularity, Hit, Modality
+from core.types import LEXICAL_BONUS, Granularity, Hit, Modality
 from rerank.embedding_reranker import EmbeddingReranker
 from rerank.rerankers import NoReranker
 from rerank.selection import select_evidence
@@ -51,6 +51,12 @@ def test_embedding_reranker_puts_the_answering_text_first(text_encoder: Any) -> 
     # A dense score from the search is reused instead of re-embedding the text.
     reused = EmbeddingReranker(text_encoder).rerank("q", [replace(hits[0], scores={"text": 0.42})])
     assert reused[0].score == pytest.approx(0.42)
+    # The search's lexical evidence (BM25 in cosine units) is added: a hit that matched the words too
+    # outranks one with a slightly higher cosine alone.
+    lexical = replace(hits[1], scores={"text": 0.40, LEXICAL_BONUS: 0.1})
+    both = EmbeddingReranker(text_encoder).rerank("q", [replace(hits[0], scores={"text": 0.42}), lexical])
+    assert [h.segment.uri for h in both] == ["tea.txt", "regatta.txt"]
+    assert both[0].score == pytest.approx(0.5)
 
 
 @pytest.fixture(scope="module")

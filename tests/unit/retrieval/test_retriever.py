@@ -14,7 +14,16 @@ from PIL import Image
 
 from core.errors import InvalidRequestError, ModelUnavailableError
 from core.protocols import Record
-from core.types import Granularity, Locator, Modality, SearchFilter, Segment, Vector, segment_id
+from core.types import (
+    LEXICAL_BONUS,
+    Granularity,
+    Locator,
+    Modality,
+    SearchFilter,
+    Segment,
+    Vector,
+    segment_id,
+)
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 from retrieval.query import CLIP_FUSION, CLIP_IMAGE, HYBRID, MM_IMAGE, MM_JOINT, Query, SearchResult
 from retrieval.retriever import Retriever
@@ -121,7 +130,7 @@ def test_filters_and_spaces_restrict_the_search(store: QdrantClientStore) -> Non
     assert set(uris(photos)) == {"red.png", "blue.png"}
     lexical_only = r.search(Query(text="glass frogs", spaces=("lexical",), k=5))
     assert uris(lexical_only) == ["frogs.txt"]  # BM25 matches one fact only
-    assert all(set(h.scores) == {"lexical", "fused"} for h in lexical_only)
+    assert all(set(h.scores) == {"lexical", "fused", LEXICAL_BONUS} for h in lexical_only)
 
 
 def test_an_encoded_query_is_not_encoded_again(store: QdrantClientStore) -> None:
