@@ -90,6 +90,7 @@ def ask_quality(r: Results) -> list[str]:
             "",
             reproduce("ask"),
         ]
+    lines += squad_qa(r.get("qa"))
     conflicts = r.get("conflicts")
     if conflicts:
         lines += [
@@ -100,6 +101,121 @@ def ask_quality(r: Results) -> list[str]:
             reproduce("conflicts"),
         ]
     return lines
+
+
+QA_TARGETS = {"contains_gold": 0.85, "cites_gold": 0.90, "abstain_unanswerable": 0.5}
+"""Issue 16's targets for `ask` on SQuAD 2.0."""
+
+
+def _qa_row(label: str, m: dict[str, Any]) -> list[Any]:
+    """One configuration's SQuAD metrics; a p50 of 0 (answers replayed from a sweep) is left empty."""
+    p50 = (m.get("latency_s") or {}).get("p50")
+    return [
+        label,
+        m.get("questions"),
+        *(m.get(k) for k in ("contains_gold", "cites_gold", "abstain_unanswerable", "abstain_answerable")),
+        m.get("score"),
+        p50 or None,
+    ]
+
+
+def _split_label(key: str, knobs: dict[str, Any]) -> str:
+    """`tune A -> report B` as a row label with the knobs chosen on A."""
+    tune, _, held = key.removeprefix("tune ").partition(" -> report ")
+    chosen = ", ".join(f"{k} {v}" for k, v in knobs.items() if k != "score")
+    where = f"tuned on {tune}, reported on {held}" if held else key
+    return f"held out: {where} ({chosen})"
+
+
+def squad_qa(qa: dict[str, Any] | None) -> list[str]:
+    """`ask` on SQuAD 2.0 with abstention (bench_qa): baseline, shipped generator, defaults, held-out splits."""
+    if not qa:
+        return []
+    rows = []
+    if "baseline" in qa:
+        rows.append(_qa_row(f"baseline: {qa['baseline'].get('name', '')}", qa["baseline"]))
+    if "shipped_generator" in qa:
+        g = qa["shipped_generator"]
+        knobs = ", ".join(f"{k} {g[k]}" for k in ("type_penalty", "entity_penalty", "min_score") if k in g)
+        rows.append(_qa_row(f"shipped generator on ask's evidence ({knobs})", g))
+    default = qa.get("default")
+    if default:
+        rows.append(_qa_row("`mmrag ask` defaults, end to end", default))
+        for article, m in default.get("per_article", {}).items():
+            rows.append(_qa_row(f"`mmrag ask` defaults, {article} only", m))
+    splits = qa.get("split", {})
+    for key, s in splits.items():
+        rows.append(_qa_row(_split_label(key, s.get("tuned", {})), s["held_out"]))
+    index = qa.get("index", {})
+    lines = [
+        "",
+        f"Question answering with abstention on SQuAD 2.0 ({qa.get('data')}; {qa.get('settings')}).",
+        f"Each paragraph is indexed as its own file ({index.get('files')} files, {index.get('segments')}"
+        f" segments, {index.get('seconds')} s), so a citation can be checked against the gold paragraph.",
+        "contains-gold: answerable questions whose answer contains a gold answer; cites-gold: answerable",
+        "questions citing the gold paragraph; abstain-unanswerable / -answerable: share of those questions",
+        "`ask` declines; score = (answerable answered correctly + unanswerable abstained) / all. Held-out",
+        "rows: the extractive generator's answerability knobs chosen on one article, reported on the other.",
+        "",
+        *table(
+            [
+                "configuration",
+                "questions",
+                "contains-gold",
+                "cites-gold",
+                "abstain-unanswerable",
+                "abstain-answerable",
+                "score",
+                "p50 s",
+            ],
+            rows,
+        ),
+        "",
+        "Targets: contains-gold >= 0.85, cites-gold >= 0.90, abstain-unanswerable >= 0.5.",
+    ]
+    reference = default or qa.get("shipped_generator")
+    if reference:
+        met = [
+            f"{k.replace('_', '-')} {reference.get(k)} ({'met' if (reference.get(k) or 0) >= v else 'not met'})"
+            for k, v in QA_TARGETS.items()
+        ]
+        who = "`mmrag ask` defaults" if default else "the shipped generator"
+        lines += [f"Against them, {who}: {', '.join(met)}."]
+    curves = {key: s.get("curve") for key, s in splits.items() if s.get("curve")}
+    if curves:
+        thresholds = sorted({p["min_score"] for c in curves.values() for p in c})
+        by = {key: {p["min_score"]: p for p in c} for key, c in curves.items()}
+        header = [
+            "min_score",
+            *(f"{k.partition(' -> report ')[2] or k}: contains-gold / abstain-unanswerable" for k in curves),
+        ]
+        cells = [
+            [
+                t,
+                *(
+                    f"{by[k][t]['contains_gold']} / {by[k][t]['abstain_unanswerable']}"
+                    if t in by[k]
+                    else None
+                    for k in curves
+                ),
+            ]
+            for t in thresholds
+        ]
+        lines += [
+            "",
+            "The trade-off on each held-out article as min_score moves (the other knobs as tuned):",
+            "",
+            *table(header, cells),
+        ]
+    ev = qa.get("evidence_latency")
+    if ev:
+        p50 = ev.get("p50_s", {})
+        lines += [
+            "",
+            f"Gathering ask's evidence ({ev.get('questions')} questions), p50 s: router as a prior "
+            f"{p50.get('prior')}, as a gate {p50.get('gate')} (prior / gate {ev.get('ratio')}x).",
+        ]
+    return [*lines, "", "Reproduce: `python benchmarks/bench_qa.py`."]
 
 
 # --- install -------------------------------------------------------------------------------------------------
