@@ -9,7 +9,13 @@ Quality (`--quality VARIANT ...`): the variant encodes every document and query 
 the shipped hybrid defaults and of dense search alone, scored offline as `bench_fusion_loco` scores them,
 against the cached torch vectors (`benchmarks/.cache`), plus the worst and mean cosine over the whole set.
 
+Sensitivity (`--sensitivity SET`): which weight MatMuls carry the int8 error. Each role (attention Q/K/V,
+attention output, FFN in, FFN out) is quantised alone, the rest stays float32, and the cosine to torch is
+measured on a seeded sample of SET's documents; also every role together. The errors (1 - mean cosine)
+roughly add up, so this says what a recipe that keeps some roles in float32 can reach.
+
     python -m benchmarks.bench_onnx [--limit 64] [--rounds 3] [--quality onnx_int8 --sets med cranfield vaswani]
+    python -m benchmarks.bench_onnx --skip-speed --sensitivity vaswani [--sample 2000]
 
 Writes (merges into) benchmarks/results/onnx.json.
 """
@@ -182,6 +188,62 @@ def quality(variant: str, sets: list[str], batch_size: int, folder: Path) -> dic
     return out
 
 
+ROLES = {
+    "attention_qkv": r"attention/self/(query|key|value)/MatMul$",
+    "attention_output": r"attention/output/dense/MatMul$",
+    "ffn_in": r"intermediate/dense/MatMul$",
+    "ffn_out": r"layer\.\d+/output/dense/MatMul$",
+    "all": r"/dense/MatMul$|/(query|key|value)/MatMul$",
+}
+
+
+def sensitivity(name: str, sample: int, batch_size: int, folder: Path) -> dict[str, Any]:
+    """Cosine to torch with one role of weight MatMuls quantised (per-channel int8, 7-bit range)."""
+    import re
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from benchmarks.loco_data import cached_embeddings
+    from evaluation.beir import load_beir
+    from indexing.encoders.onnx_text_encoder import OnnxTextEncoder
+
+    corpus, _, _ = load_beir(data_dir() / name)
+    reference, _ = cached_embeddings(name)
+    rows = np.random.default_rng(0).choice(len(corpus), size=min(sample, len(corpus)), replace=False)
+    texts = [doc_text(corpus[i], "joined") for i in rows]
+    weights = [
+        n.name
+        for n in onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.node
+        if n.op_type == "MatMul" and "/self/MatMul" not in n.name  # attention scores stay float32 anyway
+    ]
+    out: dict[str, Any] = {"set": name, "documents": len(texts)}
+    for role, pattern in ROLES.items():
+        keep = [w for w in weights if not re.search(pattern, w)]
+        path = folder / f"model.role-{role}.onnx"
+        quantize_dynamic(
+            str(folder / "model.onnx"),
+            str(path),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            reduce_range=True,
+            nodes_to_exclude=keep,
+        )
+        encoder = OnnxTextEncoder(
+            path, tokenizer=folder / "tokenizer.json", batch_size=batch_size, device="cpu"
+        )
+        cosine = (encoder.encode_documents(texts) * reference[rows]).sum(axis=1)
+        out[role] = {
+            "quantised_matmuls": len(weights) - len(keep),
+            "cosine_min": round(float(cosine.min()), 4),
+            "cosine_mean": round(float(cosine.mean()), 5),
+            "below_0.99": int((cosine < 0.99).sum()),
+        }
+        logger.info("sensitivity %s: %s", role, out[role])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--limit", type=int, default=64, help="Cranfield abstracts timed (default 64)")
@@ -191,6 +253,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--sensitivity", metavar="SET", help="int8 error per MatMul role on SET's documents")
+    parser.add_argument("--sample", type=int, default=2000, help="documents for --sensitivity")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
@@ -209,6 +273,9 @@ def main() -> None:
                 "torch": __import__("torch").__version__,
             }
             args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if args.sensitivity:
+            report["sensitivity"] = sensitivity(args.sensitivity, args.sample, args.batch_size, folder)
             args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         for variant in args.quality or []:
             report.setdefault("quality", {})[variant] = quality(variant, args.sets, args.batch_size, folder)
