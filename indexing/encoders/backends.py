@@ -66,7 +66,7 @@ def _onnx_text(cfg: OnnxTextConfig, _: Components, quantize: bool = False) -> Te
 
 
 def _onnx_int8_text(cfg: OnnxTextConfig, components: Components) -> TextEncoder:
-    """Dynamic int8 (benchmarks/results/onnx.json: ~1.5x torch on CPU, nDCG@10 -0.003 to -0.010): opt-in."""
+    """Dynamic int8 (benchmarks/results/onnx.json: 1.2-1.3x torch on an idle CPU, nDCG@10 -0.003 to -0.010): opt-in."""
     return _onnx_text(cfg, components, quantize=True)
 
 
