@@ -55,11 +55,22 @@ _NUMBER = re.compile(
     rf"(?:\b\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b)(?:[\s-]+(?:{_NUMBER_WORDS}|\d[\d,.]*))*(?:\s*(?:{_UNITS})\b)?",
     re.I,
 )
+_AMOUNT = rf"(?:\b\d[\d,.]*|\b(?:{_NUMBER_WORDS}|a|an)\b)(?:[\s-]+(?:{_NUMBER_WORDS}|\d[\d,.]*))*"
 _DURATION = re.compile(
-    rf"(?:\b\d[\d,.]*|\b(?:{_NUMBER_WORDS}|a|an)\b)(?:[\s-]+(?:{_NUMBER_WORDS}|\d[\d,.]*))*\s*"
+    rf"{_AMOUNT}(?:\s+(?:to|or)\s+{_AMOUNT})?\s*"  # a range: "twenty-five to thirty seconds"
     rf"(?:(?:nautical|square|cubic|light)[\s-]+)?(?:{_UNITS})\b|\b(?:overnight|all day|all night)\b",
     re.I,
 )
+_MEASURE_UNITS = {  # the units that answer each "how ..." question best (others still answer, after these)
+    "long": re.compile(
+        r"\b(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|"
+        r"centur(?:y|ies)|overnight|all day|all night)$",
+        re.I,
+    ),
+    "far": re.compile(r"(?:met(?:re|er)s?|km|mm|cm|miles?|feet|foot|inches|yards?)$", re.I),
+    "heavy": re.compile(r"(?:grams?|kg|tonnes?|tons?|pounds?)$", re.I),
+}
+_MEASURE_UNITS |= {word: _MEASURE_UNITS["far"] for word in ("tall", "high", "deep", "wide")}
 _TIME = re.compile(
     rf"\b(?:1\d{{3}}s?|20\d{{2}}s?|\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)|\d{{1,2}}:\d{{2}}|"
     rf"(?:\w+\s+)?o'clock|half past \w+|quarter (?:past|to) \w+|noon|midnight|"
@@ -186,6 +197,11 @@ def answer_spans(sentence: str, kind: AnswerType, question: str) -> list[str]:
         spans = answer_spans(sentence, AnswerType.NUMBER, question)
     if kind is AnswerType.TIME:  # "9:15" or "1066" answers "when" better than "every morning" beside it
         spans.sort(key=lambda span: not any(ch.isdigit() for ch in span))
+    if kind is AnswerType.DURATION and (asked_how := re.search(r"\bhow (\w+)", question.lower())):
+        # "how long ... extract?" wants "thirty seconds" before "eighteen grams" in the same sentence
+        fits = _MEASURE_UNITS.get(asked_how.group(1))
+        if fits is not None:
+            spans.sort(key=lambda span: not fits.search(span))
     return spans
 
 

@@ -54,6 +54,18 @@ def test_how_far_leads_with_the_distance_not_another_number() -> None:
     assert spans and spans[0] == "nineteen nautical miles"
 
 
+def test_the_measure_that_fits_the_question_leads() -> None:
+    # the README sample's espresso guide: "how long" wants the time, not the first quantity in the sentence
+    shot = "Dose eighteen grams of coffee and aim for thirty-six grams of espresso in twenty-five to thirty seconds."
+    assert answer_spans(shot, AnswerType.DURATION, "How long should espresso extract?")[0] == (
+        "twenty-five to thirty seconds"
+    )
+    assert answer_spans(shot, AnswerType.DURATION, "How heavy is the dose?")[0] == "eighteen grams"
+    bridge = "The bridge took two years to build and is 300 metres long."
+    assert answer_spans(bridge, AnswerType.DURATION, "How tall is the bridge?") == ["300 metres", "two years"]
+    assert answer_spans(bridge, AnswerType.DURATION, "How long did the bridge take?")[0] == "two years"
+
+
 def test_a_clock_time_or_year_answers_when_before_a_vague_time_word() -> None:
     ferry = "The ferry to Gull Island leaves at 9:15 every morning."
     assert answer_spans(ferry, AnswerType.TIME, "When does the ferry leave?") == ["9:15", "morning"]
