@@ -17,7 +17,7 @@ from core.errors import ExtractionError
 from core.protocols import Extracted
 from core.types import Granularity, Locator, Modality, Segment, Source, segment_id
 from indexing.extractors.whisper_asr import SpeechSegment
-from indexing.media.av_decoder import AvDecoder, MediaInfo
+from indexing.media.av_decoder import MAX_MEDIA_S, AvDecoder, MediaInfo, check_duration
 from indexing.media.clip_windows import ClipWindow, plan_windows
 from indexing.media.keyframes import SceneKeyframes
 
@@ -66,6 +66,7 @@ class RecordingExtractor:
         sample_fps: float = 2.0,
         thumb_side: int = 384,
         ocr_side: int = 1280,
+        max_media_s: float = MAX_MEDIA_S,
     ) -> None:
         """Args:
         asr: a `WhisperAsr` (or anything with `iter_transcribe(chunks)`); None skips speech.
@@ -75,6 +76,7 @@ class RecordingExtractor:
         sample_fps: frames per second examined for scene changes.
         thumb_side: longest side of stored thumbnails and of the pictures embedded by CLIP.
         ocr_side: longest side of the picture OCR reads (on-screen text needs more pixels).
+        max_media_s: refuse longer recordings before decoding them.
         """
         self.asr = asr
         self.ocr = ocr
@@ -82,13 +84,16 @@ class RecordingExtractor:
         self.clip_window_s = clip_window_s
         self.thumb_side = thumb_side
         self.ocr_side = ocr_side
+        self.max_media_s = max_media_s
 
     def accepts(self, source: Source) -> bool:  # pragma: no cover - subclasses decide
         raise NotImplementedError
 
     # --- extraction ---------------------------------------------------------------------------------------
     def extract(self, source: Source, path: str) -> Iterator[Extracted]:
-        """Yield frame, clip and recording segments; raise `ExtractionError` for an unreadable file."""
+        """Yield frame, clip and recording segments; raise `ExtractionError` for an unreadable file or one
+        longer than `max_media_s`."""
+        check_duration(path, source.uri, self.max_media_s)
         decoder = AvDecoder(path, uri=source.uri)
         info = decoder.probe()
         speech = self._speech(decoder, info)
