@@ -45,11 +45,15 @@ _ORDINALS = (
     "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
     "fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth"
 )
-_UNITS = (
-    "seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|centuries|century|"
+_TIME_UNITS = "seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|centuries|century"
+_LENGTH_UNITS = (
     "millimet(?:re|er)s?|centimet(?:re|er)s?|met(?:re|er)s?|kilomet(?:re|er)s?|km|mm|cm|miles?|feet|foot|"
-    "inches|yards?|euros?|dollars?|pounds?|percent|per cent|%|grams?|kilograms?|kg|tonnes?|tons?|litres?|"
-    "liters?|people|persons|times"
+    "inches|yards?"
+)
+_WEIGHT_UNITS = "grams?|kilograms?|kg|tonnes?|tons?|pounds?"
+_UNITS = (
+    f"{_TIME_UNITS}|{_LENGTH_UNITS}|{_WEIGHT_UNITS}|euros?|dollars?|percent|per cent|%|litres?|liters?|"
+    "people|persons|times"
 )
 _NUMBER = re.compile(
     rf"(?:\b\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b)(?:[\s-]+(?:{_NUMBER_WORDS}|\d[\d,.]*))*(?:\s*(?:{_UNITS})\b)?",
@@ -62,13 +66,9 @@ _DURATION = re.compile(
     re.I,
 )
 _MEASURE_UNITS = {  # the units that answer each "how ..." question best (others still answer, after these)
-    "long": re.compile(
-        r"\b(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|"
-        r"centur(?:y|ies)|overnight|all day|all night)$",
-        re.I,
-    ),
-    "far": re.compile(r"(?:met(?:re|er)s?|km|mm|cm|miles?|feet|foot|inches|yards?)$", re.I),
-    "heavy": re.compile(r"(?:grams?|kg|tonnes?|tons?|pounds?)$", re.I),
+    "long": re.compile(rf"\b(?:{_TIME_UNITS}|overnight|all day|all night)$", re.I),
+    "far": re.compile(rf"(?:{_LENGTH_UNITS})$", re.I),
+    "heavy": re.compile(rf"(?:{_WEIGHT_UNITS})$", re.I),
 }
 _MEASURE_UNITS |= {word: _MEASURE_UNITS["far"] for word in ("tall", "high", "deep", "wide")}
 _TIME = re.compile(
