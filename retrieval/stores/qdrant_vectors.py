@@ -52,9 +52,10 @@ def space_vectors(records: Sequence[Any], space: str) -> dict[str, Vector]:
 
 
 def edge_point(qe: Any, record: Record) -> Any:
-    """A qdrant-edge point: numpy rows go through as they are (no Python lists: that is the slow part)."""
+    """A qdrant-edge point. Dense vectors go in as Python lists: the bindings take a list of floats in about
+    half the time of a numpy row (measured with qdrant-edge-py 0.9, tolist included)."""
     vectors: dict[str, Any] = {
-        name: np.asarray(vec, dtype=np.float32).reshape(-1) for name, vec in record.dense.items()
+        name: np.asarray(vec, dtype=np.float32).reshape(-1).tolist() for name, vec in record.dense.items()
     }
     if record.sparse is not None and record.sparse.indices:
         vectors[LEXICAL] = qe.SparseVector(
