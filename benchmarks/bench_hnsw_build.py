@@ -6,8 +6,9 @@ embeddings), the engine's default HNSW parameters (m 16, ef_construct 100) and t
 - `mmrag`: `QdrantEdgeStore` as `mmrag index` uses it: dense `text` space, sparse `lexical` space, segment
   payloads and keyword indexes on `source_id`, `modality`, `granularity`.
 Each side builds in its own subprocess (upsert, then `optimize()`), then answers the same queries at
-hnsw_ef 128: recall@10 against exact search, and p50/p95 latency without query encoding. Build time is
-reported as wall seconds and as CPU seconds of the building process (the fair comparison on a busy machine).
+hnsw_ef 128, 256, 512 and mmrag's shipped `hnsw_ef` (core/settings.py): recall@10 against exact search, and p50/p95
+latency without query encoding. Build time is reported as wall seconds (with the write phase, upserts before
+`optimize()`, apart) and as CPU seconds of the building process (the fair comparison on a busy machine).
 
     python -m benchmarks.bench_hnsw_build --size 200000
 writes benchmarks/results/hnsw_build.json.
@@ -43,10 +44,12 @@ from benchmarks.bench_search import (  # noqa: E402
     exact_top,
     perturbed,
 )
+from core.settings import Settings  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 BATCH = 50_000
-EF = 128
+EF = 128  # the comparison point of earlier runs
+EFS = tuple(sorted({EF, 256, 512, Settings().hnsw_ef}))  # recall and latency by search breadth
 
 
 def _vectors(size: int, n_queries: int, base: str) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +57,7 @@ def _vectors(size: int, n_queries: int, base: str) -> tuple[np.ndarray, np.ndarr
     return perturbed(anchors, size, seed=1), perturbed(anchors, n_queries, seed=2)
 
 
-def build_bare(vectors: np.ndarray, folder: Path) -> tuple[Any, float]:
+def build_bare(vectors: np.ndarray, folder: Path) -> tuple[Any, float, float]:
     """The bare engine: one dense vector per point, no payload."""
     import qdrant_edge as qe
 
@@ -66,11 +69,12 @@ def build_bare(vectors: np.ndarray, folder: Path) -> tuple[Any, float]:
         points = [qe.Point(_uuid(start + i), {"text": v}, {}) for i, v in enumerate(chunk)]
         for i in range(0, len(points), 256):
             shard.update(qe.UpdateOperation.upsert_points(points[i : i + 256]))
+    write_s = time.perf_counter() - t0
     shard.optimize()
-    return shard, time.perf_counter() - t0
+    return shard, write_s, time.perf_counter() - t0
 
 
-def build_mmrag(vectors: np.ndarray, folder: Path) -> tuple[Any, float]:
+def build_mmrag(vectors: np.ndarray, folder: Path) -> tuple[Any, float, float]:
     """mmrag's store, as indexing writes it."""
     from retrieval.stores.qdrant_edge_store import QdrantEdgeStore
 
@@ -79,24 +83,26 @@ def build_mmrag(vectors: np.ndarray, folder: Path) -> tuple[Any, float]:
     t0 = time.perf_counter()
     for start in range(0, len(vectors), BATCH):
         store.upsert(_records(vectors[start : start + BATCH], start))
+    write_s = time.perf_counter() - t0
     store.optimize()
-    return store, time.perf_counter() - t0
+    return store, write_s, time.perf_counter() - t0
 
 
-def search_bare(shard: Any, query: np.ndarray) -> list[str]:
+def search_bare(shard: Any, query: np.ndarray, ef: int) -> list[str]:
     import qdrant_edge as qe
 
     request = qe.QueryRequest(
         limit=10,
         query=qe.Query.Nearest(query, using="text"),
         with_payload=False,
-        params=qe.SearchParams(hnsw_ef=EF),
+        params=qe.SearchParams(hnsw_ef=ef),
     )
     return [str(p.id) for p in shard.query(request)]
 
 
-def search_mmrag(store: Any, query: np.ndarray) -> list[str]:
+def search_mmrag(store: Any, query: np.ndarray, ef: int) -> list[str]:
     """What the retriever calls: ids and scores, payloads fetched later for the hits shown."""
+    store.hnsw_ef = ef
     return [segment_id for segment_id, _ in store.search_scores([("text", query)], k=10)[0]]
 
 
@@ -115,23 +121,27 @@ def run_side(side: str, size: int, n_queries: int, base: str) -> dict[str, Any]:
     try:
         builder, search = (build_bare, search_bare) if side == "bare" else (build_mmrag, search_mmrag)
         cpu0 = _cpu_seconds()
-        engine, build_s = builder(vectors, folder)
+        engine, write_s, build_s = builder(vectors, folder)
         build_cpu_s = _cpu_seconds() - cpu0
-        for q in queries[:20]:
-            search(engine, q)
-        times, recalls = [], []
-        for q, want in zip(queries, truth.tolist(), strict=True):
-            t0 = time.perf_counter()
-            found = search(engine, q)
-            times.append(time.perf_counter() - t0)
-            recalls.append(len({int(i.rsplit("-", 1)[1]) for i in found} & set(want)) / 10)
+        by_ef = {}
+        for ef in EFS:
+            for q in queries[:20]:
+                search(engine, q, ef)
+            times, recalls = [], []
+            for q, want in zip(queries, truth.tolist(), strict=True):
+                t0 = time.perf_counter()
+                found = search(engine, q, ef)
+                times.append(time.perf_counter() - t0)
+                recalls.append(len({int(i.rsplit("-", 1)[1]) for i in found} & set(want)) / 10)
+            by_ef[str(ef)] = {"recall@10": round(float(np.mean(recalls)), 4), **_pcts(times)}
         if side == "mmrag":
             engine.close()
         return {
             "build_s": round(build_s, 1),
+            "write_s": round(write_s, 1),
             "build_cpu_s": round(build_cpu_s, 1),
-            "recall@10": round(float(np.mean(recalls)), 4),
-            **_pcts(times),
+            **by_ef[str(EF)],
+            "by_hnsw_ef": by_ef,
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
     finally:
@@ -175,6 +185,7 @@ def main() -> None:
         "size": args.size,
         "vectors": f"{DIM}-d, base={args.base} (benchmarks/bench_search.py)",
         "hnsw_ef": EF,
+        "hnsw_ef_shipped": Settings().hnsw_ef,
         "runs": runs,
         "ratio_build_mmrag_vs_bare": round(median["mmrag"] / median["bare"], 3),
         "ratio_build_cpu_mmrag_vs_bare": round(cpu["mmrag"] / cpu["bare"], 3),

@@ -58,7 +58,10 @@ class Settings(BaseSettings):
         "auto",
         description="Store backend: embedded, server, a plugin's; auto = server when qdrant_url is set.",
     )
-    hnsw_ef: int = 256  # recall@10 at 1M vectors: 0.980 at 256 vs 0.971 at 128, p95 1.6 ms (bench_search)
+    # HNSW search breadth. recall@10 at 1M MiniLM-shaped vectors, three builds of the same data: 0.951-0.971 at
+    # 128, 0.969-0.976 at 256, 0.983 at 512 with p95 1.2 ms (benchmarks/bench_hnsw_build.py); collections too
+    # small for a graph are searched exactly whatever this says.
+    hnsw_ef: int = 512
 
     # Encoders
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")

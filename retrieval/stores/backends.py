@@ -18,7 +18,7 @@ class EmbeddedStoreConfig(BaseModel):
 
     home: Path
     collection: str = "mmrag"
-    hnsw_ef: int = 256
+    hnsw_ef: int = 512
     quantization: str = "none"
 
 
@@ -32,7 +32,7 @@ class ServerStoreConfig(BaseModel):
     replication_factor: int = 1
     write_consistency_factor: int = 1
     quantization: str = "none"
-    hnsw_ef: int = 256
+    hnsw_ef: int = 512
 
 
 class MemoryStoreConfig(BaseModel):

@@ -53,7 +53,8 @@ class QdrantEdgeStore:
     Args:
         path: Folder of the shard (created by `ensure`).
         hnsw_ef: HNSW search breadth; higher = better recall, slower. At 100k MiniLM-shaped vectors 128
-            gives recall@10 0.9997 (benchmarks/results/search.json); 1M needs ~256 for >= 0.98.
+            gives recall@10 0.9997 (benchmarks/results/search.json); 1M needs 512 for >= 0.98
+            (benchmarks/results/hnsw_build_1m.json). `Settings.hnsw_ef` is what the app uses.
         quantization: "none", "int8" (scalar, 4x smaller in RAM) or "binary" (32x); quantized searches
             oversample and rescore with the original vectors, kept on disk when the store is created
             quantized. Changing it for an existing store applies at the next `optimize()`, but the
