@@ -76,7 +76,9 @@ class Watcher:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=60)
+                # A clean stop lets a running batch finish (FolderWatcher.stop joins it for up to 60 s) and
+                # then closes the store; waiting exactly 60 s here raced that bound on a loaded machine.
+                self.proc.wait(timeout=150)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
