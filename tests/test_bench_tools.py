@@ -104,6 +104,8 @@ def test_report_renders_peers_qa_and_appends_the_notes(tmp_path: Path) -> None:
             }
         }
     }
+    rounds = {"index_rounds_s": {"mmrag": [113.1, 110.0, 111.0], "bare": [105.1, 108.0, 109.0]}}
+    peers["sets"]["vaswani"] = peers["sets"]["cranfield"] | rounds | {"ratio_index_vs_bare_median": 1.018}
     qa = {
         "index": {"files": 87, "segments": 182, "seconds": 21.2},
         "split": {
@@ -125,7 +127,8 @@ def test_report_renders_peers_qa_and_appends_the_notes(tmp_path: Path) -> None:
     assert "## Search against a peer (txtai hybrid, same MiniLM)" in text
     assert "| cranfield (1,400 docs, 225 queries) | 0.4354 | 0.4097 | 0.4218 (RRF) |" in text
     assert "| 21.28 / 30.73 | 0.692 | 54.4 / 52.3 / 52.1 | 1.044 | 0.18 |" in text
-    assert "`python -m benchmarks.bench_peers --sets cranfield vaswani med --bare`" in text
+    assert "| 1.018 (medians of 3 rounds; each 1.076, 1.019, 1.018) |" in text, "several rounds: medians"
+    assert "`python -m benchmarks.bench_peers --sets cranfield vaswani med --bare --index-rounds 3`" in text
     assert "## How good is `ask`?" in text
     assert "| `mmrag ask` defaults, end to end | 10 | 0.8612 | 0.61 | 0.42 | 0.1 | 0.55 | 0.2345 |" in text
     assert "| baseline: best sentence | 10 | 0.5904 |" in text and "| 0.4088 |" in text
