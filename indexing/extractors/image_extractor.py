@@ -63,7 +63,7 @@ class ImageExtractor:
         picture, meta = self._load(path, source.uri)
         text = ""
         if self.ocr is not None:
-            text, meta["ocr_seconds"] = self._read_text(picture, source.uri)
+            text = self._read_text(picture, source.uri)
         locator = Locator()
         segment = Segment(
             segment_id=segment_id(source.source_id, Granularity.IMAGE, locator),
@@ -135,8 +135,9 @@ class ImageExtractor:
             uri, f"animated picture with more than {self.max_frames:,} frames (max_image_frames)"
         )
 
-    def _read_text(self, picture: Image, uri: str) -> tuple[str, float]:
-        """OCR the picture; a failing OCR engine costs the text, never the picture."""
+    def _read_text(self, picture: Image, uri: str) -> str:
+        """OCR the picture; a failing OCR engine costs the text, never the picture. The time it took is logged,
+        not stored: a segment is the same every time its file is extracted."""
         assert self.ocr is not None
         started = time.perf_counter()
         try:
@@ -144,7 +145,8 @@ class ImageExtractor:
         except Exception as e:  # onnxruntime errors are not a bad file: index the picture without text
             logger.warning("%s: OCR failed: %s", uri, e)
             text = ""
-        return text, round(time.perf_counter() - started, 3)
+        logger.debug("%s: OCR took %.3f s", uri, time.perf_counter() - started)
+        return text
 
 
 def exif_fields(image: Image) -> dict[str, Any]:
