@@ -104,7 +104,10 @@ def watch(
     def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # SIGTERM (systemd, kill) stops as cleanly as Ctrl-C: the batch finishes
 
+    # SIGINT too: a process started with SIGINT ignored (a background job of a shell, a parent that ignores
+    # it) inherits that, and Python then never raises KeyboardInterrupt, so Ctrl-C or `kill -INT` did nothing.
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
     try:
         report(watcher.start())
         if json_out:

@@ -34,8 +34,11 @@ STEP_S = 30.0  # generous for a loaded 2-core machine; typical steps take 1-3 s
 class Watcher:
     """`mmrag watch FOLDER --json` in a subprocess; its JSON lines are collected by a reader thread."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, sigint_ignored: bool = False) -> None:
         env = {**os.environ, "MMRAG_OCR": "false"}
+        # A background job of a shell starts with SIGINT ignored, and so does any child of a process that
+        # ignores it (a pytest session where some library did): the watcher must still stop on SIGINT.
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         command = ["watch", str(folder), "--json", "--debounce", "0.5"]
         # a pipe nobody reads could fill and block the child: its stderr goes to a file
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
@@ -46,6 +49,7 @@ class Watcher:
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
+            preexec_fn=ignore,  # noqa: PLW1509 - only resets one signal disposition before exec
         )
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
@@ -209,6 +213,15 @@ def test_watch_follows_every_change_and_catches_up(folder: Path, cli: Callable[.
         assert _search(cli, "bakery rye bread")[0] == "late.txt"
     finally:
         watcher.stop()
+
+
+def test_watch_stops_on_sigint_even_when_started_with_sigint_ignored(folder: Path) -> None:
+    watcher = Watcher(folder, sigint_ignored=True)
+    try:
+        assert watcher.wait_event("catch-up")["indexed"] == 1
+        watcher.wait_event("ready")
+    finally:
+        watcher.stop(signal.SIGINT)  # asserts a clean exit (0 or 130), not a kill after the wait
 
 
 def test_serve_watches_the_folders_of_its_setting(folder: Path, mmrag_home: Path) -> None:
