@@ -81,7 +81,7 @@ class Watcher:
             self.proc.send_signal(sig)
             try:
                 # A clean stop lets a running batch finish (FolderWatcher.stop joins it for up to 60 s) and
-                # then closes the store; waiting exactly 60 s here raced that bound on a loaded machine.
+                # then closes the store: wait beyond that bound before calling it a hang.
                 self.proc.wait(timeout=150)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
