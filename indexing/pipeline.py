@@ -172,9 +172,16 @@ class Indexer:
         self.extraction.close()
 
     def index_extracted(self, items: Sequence[Extracted]) -> int:
-        """Encode and store ready-made segments (no files, no manifest): used by `eval beir`."""
-        for start in range(0, len(items), FLUSH_SEGMENTS * 4):
-            self.store.upsert(self.encode(items[start : start + FLUSH_SEGMENTS * 4]))
+        """Encode and store ready-made segments (no files, no manifest): used by `eval beir`.
+
+        The segments are encoded longest text first over the whole call, the order sentence-transformers
+        uses inside one encode call: each chunk's batches then hold texts of about one length and pad little
+        (on Vaswani, chunks sorted only among themselves cost 2.3% more token positions). What is stored does
+        not depend on the order.
+        """
+        ordered = sorted(items, key=lambda item: -len(item.segment.text))
+        for start in range(0, len(ordered), FLUSH_SEGMENTS * 4):
+            self.store.upsert(self.encode(ordered[start : start + FLUSH_SEGMENTS * 4]))
         return len(items)
 
     def encode(self, items: Sequence[Extracted]) -> list[Record]:

@@ -137,6 +137,25 @@ class TestSentenceTransformersTextEncoder(SemanticTextEncoderContract):
         np.testing.assert_allclose(q, enc.encode_documents(["query: heat transfer"]), atol=1e-5)
         assert not np.allclose(q, enc.encode_documents(["heat transfer"]), atol=1e-3)
 
+    def test_many_texts_batched_by_tokens_keep_their_rows(
+        self, encoder: SentenceTransformersTextEncoder
+    ) -> None:
+        """More texts than one batch: batches are cut by token count, rows come back in input order."""
+        rng = np.random.default_rng(3)
+        words = ["wing", "lift", "flow", "heat", "shock", "boundary", "layer", "pressure"]
+        texts = [
+            " ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 60, size=3 * encoder.batch_size)
+        ]
+        together = encoder.encode_documents(texts)
+        alone = np.concatenate([encoder.encode_documents([t]) for t in texts])
+        np.testing.assert_allclose(together, alone, atol=2e-3)
+
+    def test_token_order_counts_tokens_not_characters(self, encoder: SentenceTransformersTextEncoder) -> None:
+        from indexing.encoders.sentence_transformers_text_encoder import token_order
+
+        texts = ["internationalization", "a b c d e f g h i j"]  # 20 characters in ~3 tokens; 19 in 10
+        assert token_order(encoder._model, texts).tolist() == [1, 0]
+
     def test_constructor_is_lazy(self) -> None:
         enc = SentenceTransformersTextEncoder(model="/nowhere/at/all")
         assert not enc.loaded  # nothing was touched yet, so building from bad settings never crashes

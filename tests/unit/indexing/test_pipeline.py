@@ -22,7 +22,7 @@ from indexing.extractors.text_segments import TextLayout
 from indexing.index_report import IndexReport
 from indexing.manifest import Manifest
 from indexing.media.media_store import MediaStore
-from indexing.pipeline import Indexer
+from indexing.pipeline import FLUSH_SEGMENTS, Indexer
 from retrieval.bm25_lexical_encoder import BM25LexicalEncoder
 from retrieval.stores.qdrant_client_store import QdrantClientStore
 from tests.unit.fakes import HashingTextEncoder
@@ -295,6 +295,18 @@ def test_index_extracted_stores_ready_made_segments(tmp_path: Path, corpus: Path
     records = indexer.encode(items)
     assert all(r.sparse is not None and r.dense["text"].shape == (DIM,) for r in records)
     assert all(np.isclose(np.linalg.norm(r.dense["text"]), 1.0) for r in records)
+
+
+def test_index_extracted_encodes_longest_text_first_across_chunks(tmp_path: Path) -> None:
+    """Chunks are cut from one length-sorted list (little padding per batch), and every segment is stored."""
+    from evaluation.beir import corpus_segments
+
+    encoder = CountingEncoder()
+    indexer = _indexer(tmp_path, encoder=encoder)
+    lengths = np.random.default_rng(7).integers(1, 400, size=FLUSH_SEGMENTS * 4 + 300)  # two chunks
+    items = corpus_segments([{"_id": str(i), "text": "w" * int(n)} for i, n in enumerate(lengths)])
+    assert indexer.index_extracted(items) == len(items) == indexer.store.count()
+    assert [len(t) for t in encoder.encoded] == sorted((int(n) for n in lengths), reverse=True)
 
 
 def test_the_report_dict_shape_is_stable() -> None:
