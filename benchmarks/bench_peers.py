@@ -5,9 +5,10 @@ queries alternate between the two (the order swaps every query, so neither side 
 return 100 hits. Reported per set: nDCG@10, Recall@100, index seconds, query p50/p95 (ms), and mmrag/txtai
 ratios; beside them, from mmrag's own lists, the BM25-only, dense-only and plain RRF baselines.
 
-With `--bare`, the bare encoder's time is measured too; `--index-rounds N` repeats that comparison N times
-(fresh store each time, bare and mmrag alternating) and reports the ratio of the medians, since one index of
-a set varies by about 5% from run to run on this machine.
+With `--bare`, index time is compared with the bare encoder's on the same texts, in `--index-rounds N`
+rounds (fresh store each time, bare and mmrag back to back, the order swapping every round): reported are
+each round's ratio, their median, and the ratio of the median times, since one index of a set varies by
+about 5% from run to run on this machine.
 
 txtai is only in the `bench` extra (`pip install -e .[bench]`).
 Usage: python -m benchmarks.bench_peers [--sets cranfield vaswani med] [--bare [--index-rounds 3]]
@@ -50,20 +51,31 @@ def mmrag_index_seconds(container: Any, items: list[Any]) -> float:
 
 
 def index_rounds(items: list[Any], texts: list[str], rounds: int) -> dict[str, list[float]]:
-    """More index-time measurements, bare encoder and mmrag alternating, each mmrag one in a fresh home."""
+    """Index-time rounds, each a bare encode and an mmrag index (fresh home) back to back.
+
+    The order swaps every round (bare first, then mmrag first), so a machine that speeds up or slows down
+    over the run favours neither side; each round's ratio compares two runs minutes apart at most.
+    """
     from app.container import Container
     from core.settings import Settings
 
     times: dict[str, list[float]] = {"mmrag": [], "bare": []}
-    for _ in range(rounds):
-        times["bare"].append(round(bare_encoder_seconds(texts), 1))
+
+    def mmrag() -> None:
         with tempfile.TemporaryDirectory(prefix="mmrag-peers-") as tmp:
             container = Container(Settings(home=Path(tmp), clip_model="", ocr=False))
             try:
-                container.text_encoder.load()  # outside the clock, as in the first round
+                container.text_encoder.load()  # outside the clock, like the bare encoder's load
                 times["mmrag"].append(round(mmrag_index_seconds(container, items), 1))
             finally:
                 container.close()
+
+    def bare() -> None:
+        times["bare"].append(round(bare_encoder_seconds(texts), 1))
+
+    for r in range(rounds):
+        for side in (bare, mmrag) if r % 2 == 0 else (mmrag, bare):
+            side()
     return times
 
 
@@ -140,18 +152,14 @@ def run_set(name: str, bare: bool, rounds: int = 1) -> dict[str, Any]:
     )
     out["txtai"]["index_s"] = round(txtai_index, 1)
     if bare:
-        out["bare_encoder_index_s"] = round(bare_encoder_seconds(texts), 1)
-        out["ratio_index_vs_bare"] = round(mmrag_index / out["bare_encoder_index_s"], 3)
-        if rounds > 1:
-            more = index_rounds(items, texts, rounds - 1)
-            runs = {
-                "mmrag": [round(mmrag_index, 1), *more["mmrag"]],
-                "bare": [out["bare_encoder_index_s"], *more["bare"]],
-            }
-            out["index_rounds_s"] = runs
-            out["ratio_index_vs_bare_median"] = round(
-                statistics.median(runs["mmrag"]) / statistics.median(runs["bare"]), 3
-            )
+        times = index_rounds(items, texts, rounds)
+        each = [m / b for m, b in zip(times["mmrag"], times["bare"], strict=True)]
+        out["index_rounds_s"] = times
+        out["bare_encoder_index_s"] = statistics.median(times["bare"])
+        out["ratio_index_vs_bare"] = round(statistics.median(each), 3)  # the median round
+        out["ratio_index_vs_bare_median"] = round(
+            statistics.median(times["mmrag"]) / statistics.median(times["bare"]), 3
+        )
     out["ratio_p50"] = round(out["mmrag"]["p50_ms"] / out["txtai"]["p50_ms"], 3)
     out["ratio_p95"] = round(out["mmrag"]["p95_ms"] / out["txtai"]["p95_ms"], 3)
     out["ratio_index"] = round(mmrag_index / txtai_index, 3)
@@ -169,7 +177,7 @@ def main() -> None:
         "--index-rounds",
         type=int,
         default=1,
-        help="with --bare: index-time rounds, bare and mmrag alternating",
+        help="with --bare: index-time rounds, bare and mmrag back to back, the order swapping each round",
     )
     args = parser.parse_args()
     from benchmarks.common import RESULTS, write_result
