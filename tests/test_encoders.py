@@ -79,6 +79,18 @@ class TextEncoderContract:
         np.testing.assert_allclose(together, alone, atol=2e-3)
         assert not np.allclose(together[0], together[3], atol=1e-2)
 
+    def test_many_texts_keep_their_rows(self, encoder: Any) -> None:
+        """More texts than three batches, of mixed lengths: rows come back in input order, as if alone."""
+        rng = np.random.default_rng(3)
+        words = ["wing", "lift", "flow", "heat", "shock", "boundary", "layer", "pressure"]
+        texts = [
+            " ".join(rng.choice(words, size=int(n)))
+            for n in rng.integers(1, 60, size=3 * getattr(encoder, "batch_size", 32) + 5)
+        ]
+        together = encoder.encode_documents(texts)
+        alone = np.concatenate([encoder.encode_documents([t]) for t in texts])
+        np.testing.assert_allclose(together, alone, atol=2e-3)
+
     def test_deterministic(self, encoder: Any) -> None:
         np.testing.assert_allclose(encoder.encode_queries(TEXTS), encoder.encode_queries(TEXTS), atol=1e-6)
 
@@ -136,19 +148,6 @@ class TestSentenceTransformersTextEncoder(SemanticTextEncoderContract):
         q = enc.encode_queries(["heat transfer"])
         np.testing.assert_allclose(q, enc.encode_documents(["query: heat transfer"]), atol=1e-5)
         assert not np.allclose(q, enc.encode_documents(["heat transfer"]), atol=1e-3)
-
-    def test_many_texts_batched_by_tokens_keep_their_rows(
-        self, encoder: SentenceTransformersTextEncoder
-    ) -> None:
-        """More texts than one batch: batches are cut by token count, rows come back in input order."""
-        rng = np.random.default_rng(3)
-        words = ["wing", "lift", "flow", "heat", "shock", "boundary", "layer", "pressure"]
-        texts = [
-            " ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 60, size=3 * encoder.batch_size)
-        ]
-        together = encoder.encode_documents(texts)
-        alone = np.concatenate([encoder.encode_documents([t]) for t in texts])
-        np.testing.assert_allclose(together, alone, atol=2e-3)
 
     def test_token_order_counts_tokens_not_characters(self, encoder: SentenceTransformersTextEncoder) -> None:
         from indexing.encoders.sentence_transformers_text_encoder import token_order

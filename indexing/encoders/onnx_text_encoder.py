@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 META = "mmrag_onnx.json"
+COUNT_SLICE = 1024  # texts tokenized together to count their tokens
 
 
 class OnnxTextEncoder:
@@ -34,7 +35,7 @@ class OnnxTextEncoder:
         path: Export folder (model.onnx, tokenizer.json, mmrag_onnx.json) or the model.onnx file in it.
         tokenizer: tokenizer.json to use instead of the one next to the model.
         device: "auto" (CUDA provider when onnxruntime has one, else CPU), "cpu", "cuda" or "cuda:N".
-        batch_size: Texts per run; texts are sorted by length first so batches pad little.
+        batch_size: Texts per run; texts are sorted by token count first so batches pad little.
         source_model: A `text_model` setting to export into `path` on first load when `path` holds no export.
         quantize: Run an int8 copy of the model (dynamic quantisation of the weight MatMuls, written once
             beside the export as model.int8-<recipe>.onnx). CPU only; benchmarks/bench_onnx.py measures its
@@ -186,13 +187,21 @@ class OnnxTextEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        assert self._tokenizer is not None
-        # Longest first, like sentence-transformers: each batch pads only to its own longest text.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        tokenizer = self._tokenizer
+        assert tokenizer is not None
+        prompted = [prompt + text for text in texts]
+        # Most tokens first, as the torch encoder orders them: each batch pads only to its own longest text.
+        # Counted in slices, so one huge call never holds every text padded to the longest of all.
+        lengths = [
+            sum(e.attention_mask)
+            for start in range(0, len(prompted), COUNT_SLICE)
+            for e in tokenizer.encode_batch(prompted[start : start + COUNT_SLICE])
+        ]
+        order = np.argsort([-n for n in lengths], kind="stable")
         names = list(self._meta["inputs"])
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            encodings = self._tokenizer.encode_batch([prompt + texts[i] for i in rows])
+            encodings = tokenizer.encode_batch([prompted[i] for i in rows])
             feed = {name: np.asarray([_field(e, name) for e in encodings], dtype=np.int64) for name in names}
             out[rows] = self._session.run(None, feed)[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
