@@ -174,10 +174,9 @@ class Indexer:
     def index_extracted(self, items: Sequence[Extracted]) -> int:
         """Encode and store ready-made segments (no files, no manifest): used by `eval beir`.
 
-        The segments are encoded longest text first over the whole call, the order sentence-transformers
-        uses inside one encode call: each chunk's batches then hold texts of about one length and pad little
-        (on Vaswani, chunks sorted only among themselves cost 2.3% more token positions). What is stored does
-        not depend on the order.
+        The segments are encoded longest text (in characters) first over the whole call, so each chunk holds
+        texts of about one length and the encoder's batches pad little (on Vaswani, chunks sorted only among
+        themselves cost 2.3% more token positions). What is stored does not depend on the order.
         """
         ordered = sorted(items, key=lambda item: -len(item.segment.text))
         for start in range(0, len(ordered), FLUSH_SEGMENTS * 4):
