@@ -18,6 +18,7 @@ import numpy as np
 from core.errors import ModelUnavailableError
 from core.model_access import first_line
 from core.types import Vector
+from indexing.encoders.token_batches import most_tokens_first
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 META = "mmrag_onnx.json"
-COUNT_SLICE = 1024  # texts tokenized together to count their tokens
 
 
 class OnnxTextEncoder:
@@ -190,14 +190,9 @@ class OnnxTextEncoder:
         tokenizer = self._tokenizer
         assert tokenizer is not None
         prompted = [prompt + text for text in texts]
-        # Most tokens first, as the torch encoder orders them: each batch pads only to its own longest text.
-        # Counted in slices, so one huge call never holds every text padded to the longest of all.
-        lengths = [
-            sum(e.attention_mask)
-            for start in range(0, len(prompted), COUNT_SLICE)
-            for e in tokenizer.encode_batch(prompted[start : start + COUNT_SLICE])
-        ]
-        order = np.argsort([-n for n in lengths], kind="stable")
+        order = most_tokens_first(
+            prompted, lambda part: [sum(e.attention_mask) for e in tokenizer.encode_batch(part)]
+        )
         names = list(self._meta["inputs"])
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]

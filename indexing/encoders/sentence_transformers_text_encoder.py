@@ -20,13 +20,12 @@ from indexing.encoders.packaged_text_models import (
     mpnet_installed,
     packaged_mpnet_path,
 )
+from indexing.encoders.token_batches import most_tokens_first
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
-
-COUNT_SLICE = 1024  # texts tokenized together to count their tokens
 
 
 def packaged_minilm_path() -> Path:
@@ -210,16 +209,16 @@ def token_order(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
 
     sentence-transformers sorts a call's texts by characters; on the BEIR sets that still leaves 10-16% of
     the token positions in a batch padding, which the forward pass computes all the same. Counting tokens
-    costs one extra pass of the fast tokenizer (under 1% of the encoding), in slices, so a huge call never holds
-    every text's token ids at once. A model without a Hugging Face tokenizer falls back to characters.
+    costs one extra pass of the fast tokenizer (under 1% of the encoding). A model without a Hugging Face
+    tokenizer falls back to characters.
     """
     tokenizer = getattr(model, "tokenizer", None)
     if not callable(tokenizer):
-        return np.argsort([-len(text) for text in texts], kind="stable")
-    lengths: list[int] = []
-    for start in range(0, len(texts), COUNT_SLICE):
-        part = list(texts[start : start + COUNT_SLICE])
-        lengths += [
+        return most_tokens_first(texts, lambda part: [len(text) for text in part])
+
+    def count(part: list[str]) -> list[int]:
+        return [
             len(ids) for ids in tokenizer(part, truncation=True, max_length=model.max_seq_length)["input_ids"]
         ]
-    return np.argsort([-n for n in lengths], kind="stable")
+
+    return most_tokens_first(texts, count)
